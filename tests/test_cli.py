@@ -1,0 +1,52 @@
+"""The `vlfau` command as a user runs it: help on every subcommand, exit codes."""
+import os, subprocess, sys
+from pathlib import Path
+
+import pytest
+
+from vlfau.cli import available
+
+ROOT = Path(__file__).resolve().parents[1]
+VLFAU = str(Path(sys.executable).with_name("vlfau"))
+
+
+def run(*args, cwd=ROOT):
+    return subprocess.run([VLFAU, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_top_level_help_lists_stages():
+    r = run("--help")
+    assert r.returncode == 0
+    for name in available():
+        assert name in r.stdout
+
+
+@pytest.mark.parametrize("stage", sorted(available()))
+def test_every_stage_has_help(stage):
+    r = run(stage, "--help")
+    assert r.returncode == 0, r.stderr
+    assert "--params" in r.stdout and "--set" in r.stdout
+
+
+def test_config_prints_resolved_profile():
+    r = run("config", "--profile", "paper")
+    assert r.returncode == 0, r.stderr
+    assert "swin_base" in r.stdout and "profile: paper" in r.stdout
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["config", "--set", "train.epochs=0"], "train.epochs"),
+    (["config", "--set", "data.folds=[0]"], "data.folds[0]"),
+    (["config", "--set", "model.backbone_kwargs.img_size=100"], "model.backbone_kwargs.img_size"),
+    (["config", "--params", "no-such.yaml"], "no-such.yaml"),
+    (["config", "--set", "novalue"], "key=value"),
+])
+def test_bad_input_exits_2_with_message(args, needle):
+    r = run(*args)
+    assert r.returncode == 2
+    assert needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unknown_subcommand_is_a_usage_error():
+    r = run("frobnicate")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
