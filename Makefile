@@ -31,7 +31,7 @@ test: setup
 	$(BIN)/pytest
 
 export: setup
-	$(BIN)/nbdev_export && $(BIN)/nbdev_clean
+	$(BIN)/nbdev_clean && $(BIN)/nbdev_export
 
 lab: setup
 	$(BIN)/jupyter lab --notebook-dir=nbs
