@@ -83,12 +83,12 @@ def test_evaluate_and_tables(runs):
     common = sets(TINY + [f"paths.runs={twin / 'a'}", f"paths.reports={rep}", f"paths.eval={rep / 'eval'}"])
     e = run([VLFAU, "evaluate", "--dataset", "disfa", "--fold", "1", *common], twin)
     assert e.returncode == 0, e.stderr[-3000:]
-    m = json.loads((rep / "eval" / "disfa" / "full" / "fold1.json").read_text())
+    m = json.loads((rep / "eval" / "disfa" / "fold1" / "full.json").read_text())
     assert m["data"] == "synthetic twin" and m["frames"] == 36 and m["align_failures"] == 0
     assert set(m["f1"]) == {f"AU{a}" for a in (1, 2, 4, 6, 9, 12, 25, 26)}
     assert 0 <= m["word_acc"]["local"] <= 1 and 0 <= m["consistency"]["local"]["share"] <= 1
     assert m["consistency"]["local"]["decisions"] == 36 * 8 and m["consistency"]["global"]["frames"] == 36
-    pred = (rep / "eval" / "disfa" / "full" / "fold1_predictions.csv").read_text().splitlines()
+    pred = (rep / "eval" / "disfa" / "fold1" / "full_predictions.csv").read_text().splitlines()
     assert len(pred) == 37 and pred[0].startswith("key,subject,au1,p1,pred1")
     t = run([VLFAU, "tables", *common], twin)
     assert t.returncode == 0, t.stderr[-3000:]
