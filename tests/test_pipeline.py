@@ -12,7 +12,8 @@ BIN = Path(sys.executable).parent
 
 # Both datasets, one fold, a model of a few hundred thousand parameters at 64 px, one epoch; the Table 4 sweep on
 # the two rows Figure 4 compares. Every stage runs for real, only smaller.
-TINY = ["synth.bp4d_tasks=[T1]", "synth.bp4d_frames=3", "synth.bp4d_uncoded=1", "synth.disfa_frames=4",
+TINY = ["synth.bp4d_tasks=[T1, T2, T3, T4, T5, T6, T7, T8]", "synth.bp4d_frames=3", "synth.bp4d_uncoded=1",
+        "synth.disfa_frames=10",
         "data.folds=[1]", "align.workers=1", "data.resize=72", "data.crop=64", "data.num_workers=0",
         "model.backbone_kwargs={img_size: 64, embed_dim: 16, depths: [1, 1, 1, 1], num_heads: [1, 1, 2, 2], window_size: 2}",
         "model.d=32", "model.hidden=32", "model.embed=16", "model.reduction=4",
@@ -35,7 +36,10 @@ def project(tmp_path_factory):
     (d / "nbs").mkdir(); shutil.copy(ROOT / "nbs" / "80_ablation.ipynb", d / "nbs")
     params = load_params(ROOT / "params.yaml", overrides=TINY).to_dict()
     (d / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    subprocess.run(["git", "init", "-q"], cwd=d, check=True)
+    git = ["git", "-c", "user.name=vlfau", "-c", "user.email=vlfau@localhost"]
+    subprocess.run([*git, "init", "-q"], cwd=d, check=True)
+    subprocess.run([*git, "add", "dvc.yaml", "params.yaml"], cwd=d, check=True)
+    subprocess.run([*git, "commit", "-qm", "tiny pipeline"], cwd=d, check=True)  # dvclive reads the commit
     assert dvc("init", "-q", cwd=d).returncode == 0
     return d
 
