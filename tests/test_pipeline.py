@@ -41,6 +41,7 @@ def project(tmp_path_factory):
     subprocess.run([*git, "add", "dvc.yaml", "params.yaml"], cwd=d, check=True)
     subprocess.run([*git, "commit", "-qm", "tiny pipeline"], cwd=d, check=True)  # dvclive reads the commit
     assert dvc("init", "-q", cwd=d).returncode == 0
+    shutil.copy(ROOT / ".dvcignore", d / ".dvcignore")
     return d
 
 
