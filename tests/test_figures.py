@@ -11,7 +11,8 @@ def run(*args):
 
 
 def test_fig3_without_runs_of_ours(tmp_path):
-    r = run("figures", "--only", "fig3", "--set", f"paths.reports={tmp_path}", "--set", "figures.png=false")
+    r = run("figures", "--only", "fig3", "--set", f"paths.reports={tmp_path}", "--set", f"paths.eval={tmp_path}/eval",
+            "--set", f"paths.ablation={tmp_path}/ablation", "--set", "figures.png=false")
     assert r.returncode == 0, r.stderr
     html = (tmp_path / "figures" / "fig3.html").read_text()
     assert 'src="http' not in html and len(html) > 1_000_000  # plotly.js inside the page
@@ -23,7 +24,8 @@ def test_fig3_without_runs_of_ours(tmp_path):
 
 
 def test_fig4_without_checkpoints_exits_2(tmp_path):
-    r = run("figures", "--only", "fig4", "--set", f"paths.runs={tmp_path}/runs", "--set", f"paths.reports={tmp_path}")
+    r = run("figures", "--only", "fig4", "--set", f"paths.runs={tmp_path}/runs", "--set", f"paths.reports={tmp_path}",
+            "--set", f"paths.ablation={tmp_path}/ablation")
     assert r.returncode == 2
     assert "model.pt" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "figures" / "fig4.html").exists()
