@@ -1,5 +1,5 @@
 """`vlfau train` killed with SIGKILL (twice) and rerun ends bitwise equal to an uninterrupted run; evaluate and tables on the result."""
-import json, signal, subprocess, time
+import json, shutil, signal, subprocess, time
 
 import pytest
 import torch
@@ -71,10 +71,26 @@ def test_rerun_of_a_finished_run_changes_nothing(runs):
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
-def test_other_parameters_than_the_checkpoint_fail_clearly(runs):
+def test_other_parameters_than_a_finished_run_train_again(runs):
     twin, _, _ = runs
-    r = run(train_cmd(twin / "a") + ["--set", "train.lr=0.5"], twin)
+    shutil.copytree(twin / "a", twin / "a2")
+    r = run(train_cmd(twin / "a2") + ["--set", "train.lr=0.005"], twin)
+    assert r.returncode == 0 and "train.lr = 0.003, now 0.005: training again" in r.stdout, r.stdout + r.stderr[-3000:]
+    st = torch.load(twin / "a2" / "disfa" / "fold1" / "full" / "state.pt", weights_only=True)
+    assert st["config"]["train"]["lr"] == 0.005 and st["epoch"] == st["config"]["train"]["epochs"]
+    before, after = weights(twin / "a" / "disfa" / "fold1" / "full" / "model.pt"), weights(twin / "a2" / "disfa" / "fold1" / "full" / "model.pt")
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_other_parameters_than_an_interrupted_run_fail_clearly(twin):
+    state = twin / "c" / "disfa" / "fold1" / "full" / "state.pt"
+    kill_after_checkpoint(train_cmd(twin / "c"), twin, state)
+    saved = state.read_bytes()
+    st = torch.load(state, weights_only=True)
+    assert st["pos"] > 0 or st["epoch"] < st["config"]["train"]["epochs"]  # killed mid-run
+    r = run(train_cmd(twin / "c") + ["--set", "train.lr=0.5"], twin)
     assert r.returncode == 2 and "train.lr = 0.003" in r.stderr and "--restart" in r.stderr, r.stderr
+    assert state.read_bytes() == saved
 
 
 def test_evaluate_and_tables(runs):

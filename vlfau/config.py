@@ -107,6 +107,7 @@ class SynthParams:
     bp4d_tasks: list[str] = field(default_factory=lambda: ["T1", "T2", "T3"])  # BP4D tasks per subject
     bp4d_frames: int = 20          # frames per BP4D task
     disfa_frames: int = 48         # frames per DISFA video
+    stride: int = 1                # recording frames per frame written: >1 samples a longer session sparsely
     height: int = 240              # frame height in pixels
     width: int = 320               # frame width in pixels
     jpeg_quality: int = 90         # JPEG quality of the BP4D frames and of DISFA's MJPG videos
@@ -115,7 +116,7 @@ class SynthParams:
     disfa_label_aus: list[int] = field(default_factory=lambda: [1, 2, 4, 5, 6, 9, 12, 15, 17, 20, 25, 26])  # DISFA's coded AUs
 
     def check(self, key):
-        for name in ("bp4d_frames", "disfa_frames", "height", "width"):
+        for name in ("bp4d_frames", "disfa_frames", "stride", "height", "width"):
             _need(getattr(self, name) > 0, f"{key}.{name}", getattr(self, name), "a positive integer")
         _need(len(self.bp4d_tasks) > 0, f"{key}.bp4d_tasks", self.bp4d_tasks, "at least one task")
         _need(1 <= self.jpeg_quality <= 100, f"{key}.jpeg_quality", self.jpeg_quality, "a JPEG quality in 1..100")

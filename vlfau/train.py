@@ -4,9 +4,9 @@
 
 # %% ../nbs/50_train.ipynb #fbbda7f4
 from __future__ import annotations
-import copy, dataclasses, json, math, os, random, time, types
+import copy, dataclasses, json, math, os, random, shutil, time, types
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -22,9 +22,9 @@ from .model.vlfau import VARIANTS as MODEL_VARIANTS
 
 # %% auto #0
 __all__ = ['VARIANTS', 'variant_name', 'with_variant', 'run_dir', 'Dist', 'init_dist', 'all_gather', 'ResumableSampler',
-           'SeededItems', 'lr_factor', 'make_optimizer', 'rng_state', 'set_rng_state', 'run_config', 'check_config',
-           'new_acc', 'accumulate', 'epoch_metrics', 'write_live', 'fit', 'training_set', 'make_model', 'add_arguments',
-           'main']
+           'SeededItems', 'lr_factor', 'make_optimizer', 'rng_state', 'set_rng_state', 'run_config', 'config_change',
+           'check_config', 'finished', 'new_acc', 'accumulate', 'epoch_metrics', 'write_live', 'fit', 'training_set',
+           'make_model', 'add_arguments', 'main', 'reuse_finished']
 
 # %% ../nbs/50_train.ipynb #feff1f07
 def variant_name(mp) -> str:
@@ -133,14 +133,23 @@ def run_config(params: Params, dataset: str, fold: int) -> dict:
     return {"dataset": dataset, "fold": fold, "model": dataclasses.asdict(params.model), "train": tp, "data": dp,
             "evaluate_threshold": params.evaluate.threshold}
 
-def check_config(saved: dict, now: dict, path: Path):
-    "Fail, naming the first differing key, when a checkpoint was made with other parameters."
+def config_change(saved: dict, now: dict) -> Optional[str]:
+    "The first key whose value differs between two run configurations, as 'key = saved, now new'; None if equal."
     def walk(a, b, key):
         if isinstance(a, dict) and isinstance(b, dict):
-            for k in sorted(set(a) | set(b)): walk(a.get(k), b.get(k), f"{key}.{k}" if key else k)
-        elif a != b: raise VlfauError(f"{path}: made with {key} = {a!r}, now {b!r}; rerun with the same parameters "
-                                      "to resume, or pass --restart to start this run again")
-    walk(saved, now, "")
+            return next((d for k in sorted(set(a) | set(b)) if (d := walk(a.get(k), b.get(k), f"{key}.{k}" if key else k))), None)
+        return None if a == b else f"{key} = {a!r}, now {b!r}"
+    return walk(saved, now, "")
+
+def check_config(saved: dict, now: dict, path: Path):
+    "Fail, naming the first differing key, when a checkpoint was made with other parameters."
+    if (change := config_change(saved, now)):
+        raise VlfauError(f"{path}: made with {change}; rerun with the same parameters to resume, "
+                         "or pass --restart to start this run again")
+
+def finished(st: dict, epochs: int) -> bool:
+    "Whether a saved training state is a completed run (its last epoch ended) rather than an interrupted one."
+    return st["pos"] == 0 and st["epoch"] >= st["config"].get("train", {}).get("epochs", epochs)
 
 # %% ../nbs/50_train.ipynb #84fe1fe0
 def new_acc(n_aus: int) -> dict:
@@ -210,7 +219,13 @@ def fit(params: Params, run: Path, train_ds, model: nn.Module, loss_fn: Callable
     step, epoch, pos, history, acc, seconds, t0 = 0, 0, 0, [], new_acc(len(aus)), 0.0, time.perf_counter()
     if state_path.exists() and not restart:
         st = torch.load(state_path, map_location="cpu", weights_only=True)
-        check_config(st["config"], config, state_path)
+        if finished(st, tp.epochs) and (change := config_change(st["config"], config)):
+            # a finished run under other parameters is stale, not work in progress: train again (`dvc repro` after
+            # a change of params.yaml); an interrupted one is never discarded unasked
+            if d.main: print(f"{state_path}: a finished run made with {change}: training again", flush=True)
+            restart = True
+        else: check_config(st["config"], config, state_path)
+    if state_path.exists() and not restart:
         model.load_state_dict(st["model"]); opt.load_state_dict(st["optimizer"])
         sched.load_state_dict(st["scheduler"]); scaler.load_state_dict(st["scaler"])
         step, epoch, pos, history, seconds = st["step"], st["epoch"], st["pos"], st["history"], st["seconds"]
@@ -317,3 +332,17 @@ def main(args, params: Params):
             print(f"{run}: epoch {len(hist)}, loss {hist[-1]['loss/total']:.4f}, train avg F1 {hist[-1]['train/avg_f1']:.3f}")
     finally:
         if d.world > 1 and dist.is_initialized(): dist.destroy_process_group()
+
+# %% ../nbs/50_train.ipynb #50f2a217
+def reuse_finished(src: Path, dst: Path, config: dict) -> bool:
+    "Copy the run in `src` to `dst` when it finished under exactly `config`; whether it did."
+    src, dst = Path(src), Path(dst)
+    try: st = torch.load(src / "state.pt", map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError): return False
+    if not (finished(st, -1) and config_change(st["config"], config) is None and (src / "model.pt").is_file()): return False
+    tmp = dst.with_name(dst.name + ".reuse")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp)
+    shutil.rmtree(dst, ignore_errors=True)
+    tmp.rename(dst)
+    return True

@@ -46,11 +46,12 @@ def identity(seed: int, dataset: str, subject: str, gender: str):
 # %% ../../nbs/13d_data.synth.ipynb #6c70d16f
 EVENTS = {"bp4d": 8.0, "disfa": 4.5}  # expressions per 100 frames: BP4D's tasks elicit more than DISFA's clip
 
-def record(seed: int, dataset: str, subject: str, session: str, idn, n: int, height: int, width: int, mix):
-    "Intensities [n, len(RENDERED)] and a generator of (rgb, landmarks [5, 2]) per frame of one recording."
+def record(seed: int, dataset: str, subject: str, session: str, idn, n: int, height: int, width: int, mix,
+           stride: int = 1):
+    "Intensities [n, len(RENDERED)] and a generator of (rgb, landmarks [5, 2]) of every `stride`-th frame of a recording."
     rng = _rng(seed, dataset, subject, session)
-    inten = au_intensities(rng, n, mix, EVENTS[dataset])
-    ps, bg = poses(rng, n, height, width), background(rng, height, width)
+    inten = au_intensities(rng, n * stride, mix, EVENTS[dataset])[::stride]
+    ps, bg = poses(rng, n * stride, height, width)[::stride], background(rng, height, width)
     def frames():
         for t in range(n):
             aus = {a: int(inten[t, j]) for a, j in AU_INDEX.items() if inten[t, j]}
@@ -77,7 +78,8 @@ def write_bp4d(root: Path, sp, seed: int):
             pad, n = sp.bp4d_uncoded, sp.bp4d_frames
             first = int(rng.integers(pad + 1, 3000))
             on_disk = list(range(first - pad, first + n + pad))
-            inten, frames = record(seed, "bp4d", subject, task, idn, len(on_disk), sp.height, sp.width, task_mix(task))
+            inten, frames = record(seed, "bp4d", subject, task, idn, len(on_disk), sp.height, sp.width, task_mix(task),
+                                  sp.stride)
             folder = root / bp4d.FRAMES_DIR / subject / task; folder.mkdir(parents=True, exist_ok=True)
             marks = []
             for f, (rgb, lm) in zip(on_disk, frames):
@@ -98,7 +100,8 @@ def write_disfa(root: Path, sp, seed: int):
     (root / disfa.VIDEOS_DIR).mkdir(parents=True, exist_ok=True)
     for subject in subjects("disfa"):
         idn = identity(seed, "disfa", subject, genders[subject])
-        inten, frames = record(seed, "disfa", subject, "video", idn, sp.disfa_frames, sp.height, sp.width, task_mix(None))
+        inten, frames = record(seed, "disfa", subject, "video", idn, sp.disfa_frames, sp.height, sp.width, task_mix(None),
+                              sp.stride)
         vw = cv2.VideoWriter(str(disfa.video_path(root, subject)), cv2.VideoWriter_fourcc(*"MJPG"), 20.0, (sp.width, sp.height))
         if not vw.isOpened(): raise VlfauError(f"{disfa.video_path(root, subject)}: OpenCV cannot write an MJPG AVI here")
         vw.set(cv2.VIDEOWRITER_PROP_QUALITY, sp.jpeg_quality)

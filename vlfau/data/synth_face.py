@@ -88,11 +88,11 @@ def sample_identity(rng: np.random.Generator, gender: str) -> Identity:
 RENDERED = tuple(get_au(n).number for n in (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 24, 25, 26, 43))
 
 def _strengths(aus: dict) -> dict:
-    "AU intensities 0..5 as strengths 0..1; unknown AUs are an error."
+    "AU intensities 0..5 as strengths 0..1, (v/5)^0.6; unknown AUs are an error."
     s = {n: 0.0 for n in RENDERED}
     for n, v in aus.items():
         if int(n) not in s: raise ValueError(f"AU {n} is not rendered; rendered AUs: {RENDERED}")
-        s[int(n)] = float(np.clip(v, 0, 5)) / 5.0
+        s[int(n)] = (float(np.clip(v, 0, 5)) / 5.0) ** 0.6
     return s
 
 # %% ../../nbs/13a_data.synth_face.ipynb #2153e67c

@@ -19,7 +19,7 @@ __all__ = ['render_head', 'Pose', 'canvas_to_frame', 'background', 'render_frame
 # %% ../../nbs/13b_data.synth_render.ipynb #77292729
 def _nose(h, alb, sh, marks):
     i, s = h.i, h.s
-    lift = 0.03 * s[9] + 0.018 * s[10]
+    lift = 0.03 * s[9] + 0.03 * s[10]
     tip = h.P(0, i.nose_y, dz=0.3)[0]; marks.append(tip)
     for sg in (-1, 1):
         n = h.P(sg * i.nose_w * 0.48, i.nose_y + 0.025 - lift, dz=0.15)[0]
@@ -31,7 +31,7 @@ def _nose(h, alb, sh, marks):
                     _shade(i.skin, 0.3), 1, cv2.LINE_AA, _SHIFT)
         _line(sh, h.P(sg * np.linspace(0.045, i.nose_w * 0.75, 5), np.linspace(i.eye_y, i.nose_y - 0.05, 5), dz=0.1), 108, int(UNIT * 0.03))
         # nasolabial furrow
-        k = 0.12 + 0.5 * s[10] + 0.35 * s[9] + 0.35 * s[12] + 0.25 * s[6]
+        k = 0.12 + 0.75 * s[10] + 0.35 * s[9] + 0.35 * s[12] + 0.25 * s[6]
         x0, y0 = sg * (i.nose_w + 0.045), i.nose_y - 0.02 - lift
         x1, y1 = sg * (i.mouth_w + 0.07 + 0.05 * s[12] + 0.04 * s[20]), i.mouth_y + 0.07 - 0.08 * s[12]
         tt = np.linspace(0, 1, 10)
@@ -50,16 +50,16 @@ def _nose(h, alb, sh, marks):
 def _mouth(h, alb, sh, marks):
     i, s = h.i, h.s
     my = i.mouth_y
-    mw = i.mouth_w * (1 + 0.22 * s[12] - 0.15 * s[14] + 0.5 * s[20] - 0.22 * s[23] - 0.08 * s[24] - 0.1 * s[26] + 0.05 * s[25])
+    mw = i.mouth_w * (1 + 0.22 * s[12] - 0.25 * s[14] + 0.5 * s[20] - 0.3 * s[23] - 0.12 * s[24] - 0.1 * s[26] + 0.05 * s[25])
     yc = my - 0.075 * s[12] + 0.06 * s[15] - 0.008 * s[14] + 0.02 * s[20] + 0.012 * i.rest_mouth * -1
     ym = my + 0.015 * s[12] - 0.04 * s[17] + 0.005 * s[15]
     t = np.linspace(-1, 1, 21); q = 1 - t ** 2
     line = yc + (ym - yc) * q
     op = (0.012 + 0.04 * s[25]) * (s[25] > 0) + 0.02 * s[26]
-    ui = line - op * 0.3 * q ** 0.7 - 0.01 * s[10] * q
+    ui = line - op * 0.3 * q ** 0.7 - 0.02 * s[10] * q
     li = line + op * 0.7 * q ** 0.7 + h.drop * q ** 0.6
-    thin = 1 - 0.6 * s[23] - 0.5 * s[24] - 0.35 * s[20] - 0.2 * s[12]
-    uo = ui - i.lip_u * max(thin, 0.2) * q ** 0.45 * (1 - 0.3 * np.exp(-(t / 0.15) ** 2)) - 0.045 * s[10] * q ** 0.8
+    thin = 1 - 0.8 * s[23] - 0.7 * s[24] - 0.35 * s[20] - 0.2 * s[12]
+    uo = ui - i.lip_u * max(thin, 0.2) * q ** 0.45 * (1 - 0.3 * np.exp(-(t / 0.15) ** 2)) - 0.08 * s[10] * q ** 0.8
     lo = li + i.lip_l * max(thin + 0.45 * s[17], 0.2) * q ** 0.55
     xs = t * mw
     P = lambda y, dz=0.06: h.P(xs, y, dz=dz)
@@ -72,24 +72,24 @@ def _mouth(h, alb, sh, marks):
     _poly(alb, np.r_[P(uo), P(ui)[::-1]], _shade(lip, 0.08))
     _poly(alb, np.r_[P(li), P(lo)[::-1]], lip)
     _line(alb, P(lo - 0.3 * i.lip_l * q), _shade(lip, -0.12))  # highlight on the lower lip
-    _line(alb, P((ui + li) / 2) if op < 0.002 else P(ui), _shade(lip, 0.5 + 0.2 * s[24]))
-    if s[23] > 0: _line(alb, np.r_[P(uo), P(lo)[::-1]], _shade(lip, 0.35 * s[23]), 1, closed=True)
+    _line(alb, P((ui + li) / 2) if op < 0.002 else P(ui), _shade(lip, 0.5 + 0.4 * s[24]), 1 + (s[24] > 0.5))
+    if s[23] > 0: _line(alb, np.r_[P(uo), P(lo)[::-1]], _shade(lip, 0.6 * s[23]), 1, closed=True)
     marks += [h.P(xs[0], line[0], dz=0.06)[0], h.P(xs[-1], line[-1], dz=0.06)[0]]
     for sg in (-1, 1):
         cx, cy = sg * mw, yc
         if s[14] > 0:  # dimple: a short crease beside the corner, and a pit in the cheek
             d = h.P(cx + sg * np.array([0.018, 0.03, 0.028]), cy + np.array([-0.03, -0.005, 0.025]))
-            _line(alb, d, _shade(i.skin, 0.4 * s[14]))
-            _line(sh, d, 128 - 35 * s[14], int(UNIT * 0.03))
+            _line(alb, d, _shade(i.skin, 0.7 * s[14]))
+            _line(sh, d, 128 - 55 * s[14], int(UNIT * 0.03))
             pit = h.P(cx + sg * 0.06, cy - 0.015)[0]
-            cv2.circle(sh, tuple(_fix(pit)[0, 0]), int(UNIT * 0.022 * _S), 128 - 60 * s[14], -1, cv2.LINE_AA, _SHIFT)
+            cv2.circle(sh, tuple(_fix(pit)[0, 0]), int(UNIT * 0.04 * _S), 128 - 110 * s[14], -1, cv2.LINE_AA, _SHIFT)
         if s[20] > 0:  # skin bunched beside the stretched corners
             for dy in (-0.025, 0.0, 0.025):
                 _line(alb, h.P(cx + sg * np.array([0.025, 0.06]), cy + dy + np.array([0, dy * 0.5])), _shade(i.skin, 0.35 * s[20]))
     if s[24] > 0 or s[23] > 0:  # bulges above and below the pressed lips
         k = s[24] + 0.5 * s[23]
-        _line(sh, P(uo.min() - 0.03 + 0 * q), 128 - 30 * k, int(UNIT * 0.02))
-        _line(sh, P(lo + 0.03), 128 - 30 * k, int(UNIT * 0.02))
+        _line(sh, P(uo.min() - 0.03 + 0 * q), 128 - 55 * k, int(UNIT * 0.025))
+        _line(sh, P(lo + 0.03), 128 - 55 * k, int(UNIT * 0.025))
     # chin: AU17 pushes the chin boss up, with a crease under the lower lip and dimpled skin
     cb = lo.max() + 0.05 + h.drop * 0.2
     xs2 = np.linspace(-0.13, 0.13, 9)
