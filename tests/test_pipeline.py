@@ -15,7 +15,7 @@ BIN = Path(sys.executable).parent
 TINY = ["synth.bp4d_tasks=[T1, T2, T3, T4, T5, T6, T7, T8]", "synth.bp4d_frames=3", "synth.bp4d_uncoded=1",
         "synth.disfa_frames=10",
         "data.folds=[1]", "align.workers=1", "data.resize=72", "data.crop=64", "data.num_workers=0",
-        "model.backbone_kwargs={img_size: 64, embed_dim: 16, depths: [1, 1, 1, 1], num_heads: [1, 1, 2, 2], window_size: 2}",
+        "model.backbone_kwargs={widths: [8, 16, 24, 32]}",
         "model.d=32", "model.hidden=32", "model.embed=16", "model.reduction=4",
         "train.epochs=1", "train.batch_size=16", "evaluate.batch_size=64",
         "ablation.variants=[2, 5]", "ablation.folds=[1]", "figures.umap=false", "figures.subjects=4",

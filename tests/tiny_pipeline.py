@@ -9,7 +9,7 @@ VLFAU, TORCHRUN = str(BIN / "vlfau"), str(BIN / "torchrun")
 # 27 subjects x 4 frames; fold 1 trains on 72 frames: 6 steps of 12 per epoch (12, and 6 per rank, differ from
 # the 8 AUs: vlfau.model.dair.PerAULinear takes a batch of exactly A pooled vectors for per-AU inputs). A model of a few hundred thousand
 # parameters at 64 px, so that a run of 3 epochs takes seconds.
-TINY = ["data.datasets=[disfa]", "synth.disfa_frames=4", "align.workers=1", "data.resize=72", "data.crop=64",
+TINY = ["data.datasets=[disfa]", "model.backbone=swin_tiny_patch4_window7_224", "synth.disfa_frames=4", "align.workers=1", "data.resize=72", "data.crop=64",
         "model.backbone_kwargs={img_size: 64, embed_dim: 16, depths: [1, 1, 1, 1], num_heads: [1, 1, 2, 2], window_size: 2}",
         "model.d=32", "model.hidden=32", "model.embed=16", "model.reduction=4", "data.num_workers=0",
         "train.epochs=3", "train.batch_size=12", "train.ckpt_every=2", "train.lr=0.003", "evaluate.batch_size=36"]

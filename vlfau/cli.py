@@ -59,9 +59,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `vlfau` command."
-    # OpenMP threads that spin while waiting burn the other processes' cores (data loaders, a second run):
-    # they sleep instead, unless the user said otherwise. Set before any stage imports torch.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # OpenMP's wait policy is left to the environment: training and evaluation run twice as fast with torch's
+    # spinning threads on idle cores (many small decoder operations); `vlfau predict` sets its own passive
+    # policy, for its decoding thread runs beside the model.
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(command)

@@ -167,10 +167,12 @@ class ModelParams:
     glga: bool = True           # global language generation auxiliary
     beam: int = 3               # beam width for the global description
     grid_stride: int = 16       # stages are resized to the grid of this backbone stride (16: 14x14 at 224 px)
+    grid_pool: str = "max"      # how a finer stage is pooled onto that grid: 'max' or 'avg'
 
     def check(self, key):
         for name in ("d", "hidden", "embed", "reduction", "beam", "grid_stride"):
             _need(getattr(self, name) >= 1, f"{key}.{name}", getattr(self, name), "a positive integer")
+        _need(self.grid_pool in ("max", "avg"), f"{key}.grid_pool", self.grid_pool, "'max' or 'avg'")
         _need(0 <= self.dropout < 1, f"{key}.dropout", self.dropout, "a probability in [0, 1)")
 
 @dataclass
@@ -200,9 +202,11 @@ class TrainParams:
     device: str = "auto"         # 'auto', 'cpu' or 'cuda'
     loss: LossWeights = field(default_factory=LossWeights)
     pos_weight: float = 0.0      # AU losses weigh present labels by ((1-r)/r)**pos_weight (r: fold rate); 0: eq. 8 as is
+    local_aus: int = 0           # AU branches whose local description each image trains per step, drawn at random; 0: all
 
     def check(self, key):
         _need(self.pos_weight >= 0, f"{key}.pos_weight", self.pos_weight, "an exponent >= 0 (0: off, 1: (1-r)/r)")
+        _need(self.local_aus >= 0, f"{key}.local_aus", self.local_aus, "a number of AUs >= 0 (0: all)")
         _need(self.epochs >= 1, f"{key}.epochs", self.epochs, "at least 1 epoch")
         _need(self.batch_size >= 1, f"{key}.batch_size", self.batch_size, "a positive batch size")
         _need(self.lr > 0, f"{key}.lr", self.lr, "a positive learning rate")

@@ -18,13 +18,14 @@ from tqdm.auto import tqdm
 from .config import Params
 from .core import VlfauError, atomic_path, atomic_write
 from .metrics import au_counts, metrics_from_counts, topk_word_hits
-from .model.vlfau import VARIANTS as MODEL_VARIANTS
+from .model.vlfau import VARIANTS as MODEL_VARIANTS, local_targets
 
 # %% auto #0
-__all__ = ['VARIANTS', 'variant_name', 'with_variant', 'run_dir', 'Dist', 'init_dist', 'all_gather', 'ResumableSampler',
-           'SeededItems', 'lr_factor', 'make_optimizer', 'rng_state', 'set_rng_state', 'run_config', 'config_change',
-           'check_config', 'finished', 'new_acc', 'accumulate', 'epoch_metrics', 'write_live', 'fit', 'training_set',
-           'make_model', 'add_arguments', 'main', 'reuse_finished']
+__all__ = ['VARIANTS', 'variant_name', 'with_variant', 'run_dir', 'Dist', 'init_dist', 'all_gather', 'GlobalBatchNorm2d',
+           'sync_batchnorm', 'ResumableSampler', 'SeededItems', 'lr_factor', 'make_optimizer', 'rng_state',
+           'set_rng_state', 'run_config', 'config_change', 'check_config', 'finished', 'new_acc', 'accumulate',
+           'epoch_metrics', 'write_live', 'fit', 'training_set', 'make_model', 'add_arguments', 'main',
+           'reuse_finished']
 
 # %% ../nbs/50_train.ipynb #feff1f07
 def variant_name(mp) -> str:
@@ -78,6 +79,41 @@ def all_gather(obj, d: Dist) -> list:
     return out
 
 # %% ../nbs/50_train.ipynb #d4ec75a6
+class GlobalBatchNorm2d(nn.BatchNorm2d):
+    "BatchNorm2d whose training statistics are those of the batch of every rank together (all-reduced)."
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        from torch.distributed.nn.functional import all_reduce
+        C, xd = x.shape[1], x.double()  # sums in float64: E[x^2] - E[x]^2 cancels badly in float32
+        local = torch.cat([xd.sum((0, 2, 3)), (xd * xd).sum((0, 2, 3)), xd.new_full((1,), x.numel() / C)])
+        tot = all_reduce(local)
+        n = tot[-1]
+        mean64 = tot[:C] / n
+        var = (tot[C:2 * C] / n - mean64 * mean64).clamp_min(0).to(x.dtype)
+        mean = mean64.to(x.dtype)
+        with torch.no_grad():
+            self.num_batches_tracked += 1
+            m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+            self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
+            self.running_var.mul_(1 - m).add_(var.detach() * n / (n - 1).clamp_min(1), alpha=m)
+        y = (x - mean[None, :, None, None]) * torch.rsqrt(var + self.eps)[None, :, None, None]
+        return y * self.weight[None, :, None, None] + self.bias[None, :, None, None] if self.affine else y
+
+def sync_batchnorm(model: nn.Module, d: Dist) -> nn.Module:
+    "Batch norms that see the global batch across `d`'s ranks (unchanged in one process)."
+    if d.world == 1: return model
+    if d.device.type == "cuda": return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    def swap(m: nn.Module):
+        for name, c in m.named_children():
+            if type(c) is nn.BatchNorm2d:
+                g = GlobalBatchNorm2d(c.num_features, c.eps, c.momentum, c.affine, c.track_running_stats)
+                g.load_state_dict(c.state_dict()); setattr(m, name, g)
+            else: swap(c)
+    swap(model)
+    return model
+
+# %% ../nbs/50_train.ipynb #1f5850b9
 class ResumableSampler(DistributedSampler):
     "A DistributedSampler (seeded from seed + epoch) that can start `start` items into this rank's share."
     def __init__(self, dataset, d: Dist, seed: int):
@@ -88,15 +124,20 @@ class ResumableSampler(DistributedSampler):
 
 class SeededItems(Dataset):
     "Wraps a dataset so that item `i` of epoch `e` draws its randomness from (seed, e, i) alone."
-    def __init__(self, ds, seed: int):
-        self.ds, self.seed, self.epoch = ds, seed, 0
+    def __init__(self, ds, seed: int,
+                 local_aus: int = 0, n_aus: int = 0):  # k of the n_aus branches per item to describe (0: all)
+        self.ds, self.seed, self.epoch, self.local_aus, self.n_aus = ds, seed, 0, local_aus, n_aus
     def __len__(self): return len(self.ds)
     def __getitem__(self, i):
         s = int(np.random.SeedSequence([self.seed, self.epoch, int(i)]).generate_state(1)[0])
         py, npy = random.getstate(), np.random.get_state()
         with torch.random.fork_rng(devices=[]):
-            random.seed(s); np.random.seed(s); torch.manual_seed(s)
-            try: return self.ds[i]
+            random.seed(s); np.random.seed(s); torch.default_generator.manual_seed(s)  # CPU only: no CUDA/XPU lazy-init traces
+            try:
+                item = self.ds[i]
+                if 0 < self.local_aus < self.n_aus and isinstance(item, dict):
+                    item["local_index"] = torch.randperm(self.n_aus)[:self.local_aus]
+                return item
             finally: random.setstate(py); np.random.set_state(npy)
 
 # %% ../nbs/50_train.ipynb #2de46afa
@@ -170,7 +211,8 @@ def accumulate(acc: dict, out: dict, losses: dict, batch: dict, threshold: float
     acc["counts"] = (np.asarray(acc["counts"]) + au_counts(y, p)).tolist()
     for kind in ("local", "global"):
         if out.get(f"{kind}_logits") is not None and f"{kind}_tokens" in batch:
-            h, w = topk_word_hits(*_next_word(out[f"{kind}_logits"].detach().float().cpu(), batch[f"{kind}_tokens"].cpu()))
+            ref = local_targets(out, batch)[0] if kind == "local" else batch["global_tokens"]
+            h, w = topk_word_hits(*_next_word(out[f"{kind}_logits"].detach().float().cpu(), ref.cpu()))
             acc[kind] = [acc[kind][0] + h, acc[kind][1] + w]
 
 def epoch_metrics(accs: list[dict], aus) -> dict:
@@ -194,7 +236,7 @@ def write_live(path: Path, history: list[dict]):
                 if k != "epoch": live.log_metric(k, v)
             live.next_step()
 
-# %% ../nbs/50_train.ipynb #aeb6dad4
+# %% ../nbs/50_train.ipynb #08016693
 def _to(batch: dict, device) -> dict:
     return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
@@ -205,11 +247,11 @@ def fit(params: Params, run: Path, train_ds, model: nn.Module, loss_fn: Callable
     d = d or Dist(); tp = params.train; run = Path(run); state_path = run / "state.pt"
     if tp.batch_size % d.world: raise VlfauError(f"train.batch_size = {tp.batch_size}: not divisible by the {d.world} processes")
     bs = tp.batch_size // d.world
-    items = SeededItems(train_ds, tp.seed)
+    items = SeededItems(train_ds, tp.seed, tp.local_aus if getattr(model, "local_decoder", None) is not None else 0, len(aus))
     sampler = ResumableSampler(items, d, tp.seed)
     spe = math.ceil(sampler.num_samples / bs)  # optimiser steps per epoch
     torch.manual_seed(tp.seed + d.rank)       # model init is seeded by the caller; this seeds dropout
-    model.to(d.device)
+    model = sync_batchnorm(model.to(d.device), d)
     net = nn.parallel.DistributedDataParallel(model, device_ids=[d.device] if d.device.type == "cuda" else None) if d.world > 1 else model
     opt, sched = make_optimizer(model, tp, spe)
     amp = tp.amp and d.device.type == "cuda"
@@ -254,7 +296,9 @@ def fit(params: Params, run: Path, train_ds, model: nn.Module, loss_fn: Callable
                           dynamic_ncols=True, leave=False):
             batch = _to(batch, d.device)
             with torch.autocast(d.device.type, dtype=torch.float16, enabled=amp):
-                out = net(batch["image"], local_tokens=batch.get("local_tokens"), global_tokens=batch.get("global_tokens"))
+                idx = batch.get("local_index")
+                out = net(batch["image"], local_tokens=batch.get("local_tokens"), global_tokens=batch.get("global_tokens"),
+                          **({} if idx is None else {"local_index": idx}))
                 losses = loss_fn(out, batch, tp.loss, au_w)
             opt.zero_grad(set_to_none=True)
             scaler.scale(losses["total"]).backward()

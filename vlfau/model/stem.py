@@ -14,9 +14,42 @@ from torch import nn
 from ..core import VlfauError, import_timm
 
 # %% auto #0
-__all__ = ['create_backbone', 'is_channels_last', 'MultiScaleStem']
+__all__ = ['default_cfgs', 'POOLS', 'SmallCNN', 'vlfau_cnn', 'create_backbone', 'is_channels_last', 'MultiScaleStem']
 
 # %% ../../nbs/40_model.stem.ipynb #d93394e8
+def _conv_block(cin: int, cout: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+class SmallCNN(nn.Module):
+    "Stride-2 stem, then one stage per further width: two 3x3 conv-BN-ReLU layers and a 2x2 max-pool."
+    def __init__(self, widths=(24, 32, 64, 96),  # stem width, then one width per stage
+                 in_chans: int = 3, num_classes: int = 0):
+        super().__init__()
+        w = [int(v) for v in widths]
+        if len(w) < 2: raise ValueError(f"widths {list(widths)}: expected the stem's and at least one stage's")
+        self.stem = nn.Sequential(nn.Conv2d(in_chans, w[0], 3, 2, 1, bias=False), nn.BatchNorm2d(w[0]), nn.ReLU(inplace=True))
+        self.stages = nn.Sequential(*(nn.Sequential(*_conv_block(a, b), *_conv_block(b, b), nn.MaxPool2d(2))
+                                      for a, b in zip(w[:-1], w[1:])))
+        self.feature_info = [dict(num_chs=b, reduction=2 ** (k + 2), module=f"stages.{k}") for k, b in enumerate(w[1:])]
+        self.num_features = w[-1]
+        self.head = nn.Linear(w[-1], num_classes) if num_classes else nn.Identity()
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor: return self.stages(self.stem(x))
+    def forward(self, x: torch.Tensor) -> torch.Tensor: return self.head(self.forward_features(x).mean((2, 3)))
+
+import_timm()  # timm needs its torchvision shim before the first import
+from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+
+default_cfgs = generate_default_cfgs({"vlfau_cnn.untrained": dict(input_size=(3, 64, 64), num_classes=0)})
+
+@register_model
+def vlfau_cnn(pretrained: bool = False, **kwargs) -> nn.Module:
+    "timm's entry point of `SmallCNN` (`features_only=True` gives its stages)."
+    n = len(kwargs.get("widths", (24, 32, 64, 96))) - 1
+    return build_model_with_cfg(SmallCNN, "vlfau_cnn", pretrained,
+                                feature_cfg=dict(flatten_sequential=True, out_indices=tuple(range(n))), **kwargs)
+
+# %% ../../nbs/40_model.stem.ipynb #094fec41
 def create_backbone(name: str,                  # a timm model name
                     kwargs: Optional[dict] = None,  # size overrides passed to timm.create_model
                     pretrained: str = "none",   # 'none', 'imagenet' or a local weights file
@@ -47,7 +80,9 @@ def is_channels_last(body: nn.Module, img_size: int) -> bool:
     with torch.no_grad(): outs = body(torch.zeros(1, 3, img_size, img_size))
     return all(o.shape[-1] == c and o.shape[1] != c for o, c in zip(outs, chans))
 
-# %% ../../nbs/40_model.stem.ipynb #094fec41
+# %% ../../nbs/40_model.stem.ipynb #a327eea9
+POOLS = {"max": F.adaptive_max_pool2d, "avg": F.adaptive_avg_pool2d}
+
 class MultiScaleStem(nn.Module):
     "Eq. 1: V = W^m [Conv(V1) : Conv(V2) : Conv(V3) : Conv(V4)] on a common grid; `marl=False`: last stage only."
     def __init__(self, backbone: str,            # timm model name
@@ -57,7 +92,8 @@ class MultiScaleStem(nn.Module):
                  pretrained: str = "none",       # 'none', 'imagenet' or a local weights file
                  marl: bool = True,              # multi-scale combination; False: last stage only
                  grid_stride: int = 16,          # the backbone stride whose grid all stages meet on
-                 n_stages: int = 4):             # how many of the last stages to combine
+                 n_stages: int = 4,              # how many of the last stages to combine
+                 grid_pool: str = "max"):        # 'max' or 'avg': how a finer stage is pooled onto the grid
         super().__init__()
         size = (backbone_kwargs or {}).get("img_size", img_size)
         if size != img_size:
@@ -73,9 +109,11 @@ class MultiScaleStem(nn.Module):
         if marl:
             if grid_stride not in reds:
                 raise VlfauError(f"model.grid_stride = {grid_stride}: expected one of the backbone's strides {reds}")
-            self.grid_stride = grid_stride
+            if grid_pool not in POOLS:
+                raise VlfauError(f"model.grid_pool = {grid_pool!r}: expected one of {sorted(POOLS)}")
+            self.grid_stride, self.pool = grid_stride, POOLS[grid_pool]
             width = max(chans[-1] // len(self.stages), 1)
-            self.convs = nn.ModuleList(nn.Conv2d(c, width, 3, padding=1) for c in self.channels)
+            self.convs = nn.ModuleList(nn.Sequential(*_conv_block(c, width)) for c in self.channels)
             self.proj = nn.Conv2d(width * len(self.stages), d, 1)  # W^m
         else:
             self.grid_stride = reds[-1]
@@ -96,6 +134,6 @@ class MultiScaleStem(nn.Module):
         if not self.marl: return self.proj(feats[-1])
         g, out = self.grid, []
         for f, conv in zip(feats, self.convs):
-            if f.shape[-2] >= g[0]: out.append(conv(F.adaptive_avg_pool2d(f, g) if f.shape[-2:] != g else f))
+            if f.shape[-2] >= g[0]: out.append(conv(self.pool(f, g) if f.shape[-2:] != g else f))
             else: out.append(F.interpolate(conv(f), size=g, mode="bilinear", align_corners=False))
         return self.proj(torch.cat(out, 1))

@@ -17,7 +17,7 @@ from .decoder import PAD, AttnLSTMDecoder, caption_nll
 from .stem import MultiScaleStem
 
 # %% auto #0
-__all__ = ['VARIANTS', 'VLFAU', 'compute_loss', 'variant_params', 'variant_of', 'build_model']
+__all__ = ['VARIANTS', 'VLFAU', 'local_targets', 'compute_loss', 'variant_params', 'variant_of', 'build_model']
 
 # %% ../../nbs/43_model.vlfau.ipynb #d51ae236
 class VLFAU(nn.Module):
@@ -32,7 +32,8 @@ class VLFAU(nn.Module):
         self.cfg, self.aus, self.vocab_size, self.img_size = cfg, list(aus), vocab_size, img_size
         self.max_local_len, self.max_global_len = max_local_len, max_global_len
         A, d = len(self.aus), cfg.d
-        self.stem = MultiScaleStem(cfg.backbone, d, img_size, cfg.backbone_kwargs, cfg.pretrained, cfg.marl, cfg.grid_stride)
+        self.stem = MultiScaleStem(cfg.backbone, d, img_size, cfg.backbone_kwargs, cfg.pretrained, cfg.marl, cfg.grid_stride,
+                                   grid_pool=cfg.grid_pool)
         self.dair = DAIR(A, d, cfg.reduction) if cfg.marl else None
         self.branches = None if cfg.marl else LinearBranches(A, d)
         self.classifier = AUClassifier(A, d)
@@ -53,24 +54,29 @@ class VLFAU(nn.Module):
         B, A = V.shape[0], len(self.aus)
         return V, None, self.branches(V.mean((2, 3))), V.new_ones(B, A, *V.shape[2:])
 
-    def local_maps(self, V, Vhat):
-        "The local decoder's input: every branch's map as L vectors, [B*A, L, d] (V itself for every AU with MARL off)."
+    def local_maps(self, V, Vhat, index: Optional[torch.Tensor] = None):
+        "The local decoder's input: each branch's map as L vectors, [B*A, L, d] (V itself for every AU with MARL off); `index` [B,k]: those branches only."
         if Vhat is None: Vhat = V[:, None].expand(-1, len(self.aus), -1, -1, -1)
+        if index is not None: Vhat = Vhat[torch.arange(len(Vhat), device=Vhat.device)[:, None], index]
         return Vhat.flatten(3).transpose(2, 3).flatten(0, 1)
 
-    def au_queries(self, B: int, device) -> torch.Tensor:
-        "The branch id of each of the B*A local maps."
-        return torch.arange(len(self.aus), device=device).repeat(B)
+    def au_queries(self, B: int, device, index: Optional[torch.Tensor] = None) -> torch.Tensor:
+        "The branch id of each of the B*A local maps (of the branches `index` [B,k] when given)."
+        return index.flatten() if index is not None else torch.arange(len(self.aus), device=device).repeat(B)
 
     def forward(self, images: torch.Tensor,                      # [B,3,H,W] normalised images
                 local_tokens: Optional[torch.Tensor] = None,     # [B,A,T] local references
-                global_tokens: Optional[torch.Tensor] = None):   # [B,T'] global references
+                global_tokens: Optional[torch.Tensor] = None,    # [B,T'] global references
+                local_index: Optional[torch.Tensor] = None):     # [B,k] the AU branches to describe; None: all
         V, Vhat, feats, sa = self.visual(images)
         B, A = feats.shape[:2]
         out = dict(logits=self.classifier(feats), features=feats, spatial_attn=sa)
         if self.local_decoder is not None and local_tokens is not None:
-            lg, _, _ = self.local_decoder(self.local_maps(V, Vhat), local_tokens.flatten(0, 1), self.au_queries(B, V.device))
-            out["local_logits"] = lg.view(B, A, *lg.shape[1:])
+            tokens = local_tokens if local_index is None else local_tokens.gather(1, local_index[..., None].expand(-1, -1, local_tokens.shape[-1]))
+            lg, _, _ = self.local_decoder(self.local_maps(V, Vhat, local_index), tokens.flatten(0, 1),
+                                          self.au_queries(B, V.device, local_index))
+            out["local_logits"] = lg.view(B, tokens.shape[1], *lg.shape[1:])
+            if local_index is not None: out["local_index"] = local_index
         if self.global_decoder is not None and global_tokens is not None:
             gl, _, ctx = self.global_decoder(V.flatten(2).transpose(1, 2), global_tokens)
             live = (global_tokens[:, 1:] != PAD).to(ctx)[..., None]
@@ -79,6 +85,13 @@ class VLFAU(nn.Module):
         return out
 
 # %% ../../nbs/43_model.vlfau.ipynb #1733f250
+def local_targets(out: dict, batch: dict):
+    "The local references [B,k,T] and label mask [B,k] of the branches the model described (all A unless `local_index`)."
+    tokens, mask = batch["local_tokens"], batch.get("mask")
+    if "local_index" not in out: return tokens, mask
+    idx = out["local_index"]
+    return tokens.gather(1, idx[..., None].expand(-1, -1, tokens.shape[-1])), None if mask is None else mask.gather(1, idx)
+
 def compute_loss(out: dict,                    # the model's forward output
                  batch: dict,                  # labels [B,A], mask [B,A], local_tokens, global_tokens
                  weights: Optional[LossWeights] = None,  # params.train.loss
@@ -90,7 +103,7 @@ def compute_loss(out: dict,                    # the model's forward output
     labels, mask = batch["labels"], batch.get("mask")
     zero = out["logits"].new_zeros(())
     terms = dict(fau=au_loss(out["logits"], labels, mask, au_weights, pos_weight), lgen=zero, ggen=zero, gau=zero)
-    if "local_logits" in out: terms["lgen"] = caption_nll(out["local_logits"], batch["local_tokens"], mask)
+    if "local_logits" in out: terms["lgen"] = caption_nll(out["local_logits"], *local_targets(out, batch))
     if "global_logits" in out: terms["ggen"] = caption_nll(out["global_logits"], batch["global_tokens"])
     if "global_au_logits" in out: terms["gau"] = au_loss(out["global_au_logits"], labels, mask, au_weights, pos_weight)
     total = sum(getattr(w, k) * v for k, v in terms.items())
