@@ -259,15 +259,14 @@ def fit(params: Params, run: Path, train_ds, model: nn.Module, loss_fn: Callable
     au_w = torch.as_tensor(au_weights, dtype=torch.float32, device=d.device)
     config = config or {}
     step, epoch, pos, history, acc, seconds, t0 = 0, 0, 0, [], new_acc(len(aus)), 0.0, time.perf_counter()
-    if state_path.exists() and not restart:
-        st = torch.load(state_path, map_location="cpu", weights_only=True)
-        if finished(st, tp.epochs) and (change := config_change(st["config"], config)):
-            # a finished run under other parameters is stale, not work in progress: train again (`dvc repro` after
-            # a change of params.yaml); an interrupted one is never discarded unasked
-            if d.main: print(f"{state_path}: a finished run made with {change}: training again", flush=True)
-            restart = True
-        else: check_config(st["config"], config, state_path)
-    if state_path.exists() and not restart:
+    st = torch.load(state_path, map_location="cpu", weights_only=True) if state_path.exists() and not restart else None
+    if st is not None and finished(st, tp.epochs) and (change := config_change(st["config"], config)):
+        # a finished run under other parameters is stale, not work in progress: train again (`dvc repro` after
+        # a change of params.yaml); an interrupted one is never discarded unasked
+        if d.main: print(f"{state_path}: a finished run made with {change}: training again", flush=True)
+        st = None
+    elif st is not None: check_config(st["config"], config, state_path)
+    if st is not None:
         model.load_state_dict(st["model"]); opt.load_state_dict(st["optimizer"])
         sched.load_state_dict(st["scheduler"]); scaler.load_state_dict(st["scaler"])
         step, epoch, pos, history, seconds = st["step"], st["epoch"], st["pos"], st["history"], st["seconds"]

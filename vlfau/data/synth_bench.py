@@ -13,6 +13,7 @@ from torch import nn
 
 from ..align.warp import align_face
 from ..core import VlfauError, seed_everything
+from .dataset import FACE_Y
 from .folds import fold_subjects
 from .manifest import LM_COLUMNS, build_manifest, iter_frames, label_matrix
 
@@ -26,7 +27,7 @@ FACE = 0.7  # the part of the aligned crop kept: brows to chin, not the hair and
 def crop_box(size: int) -> tuple[int, int, int]:
     "Side of the aligned crop and the corner (x0, y0) of the `size` face window inside it."
     full = round(size / FACE)
-    return full, (full - size) // 2, min(round(0.54 * full - size / 2), full - size)
+    return full, (full - size) // 2, min(round(FACE_Y * full - size / 2), full - size)
 
 def faces(df: pd.DataFrame, size: int) -> np.ndarray:
     "uint8 [N, 3, size, size]: each manifest row's face, aligned by its landmarks, in `df`'s order."

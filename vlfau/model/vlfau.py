@@ -17,9 +17,13 @@ from .decoder import PAD, AttnLSTMDecoder, caption_nll
 from .stem import MultiScaleStem
 
 # %% auto #0
-__all__ = ['VARIANTS', 'VLFAU', 'local_targets', 'compute_loss', 'variant_params', 'variant_of', 'build_model']
+__all__ = ['VARIANTS', 'pick_branches', 'VLFAU', 'local_targets', 'compute_loss', 'variant_params', 'variant_of', 'build_model']
 
 # %% ../../nbs/43_model.vlfau.ipynb #d51ae236
+def pick_branches(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    "Rows `index` [B,k] of the branch axis (dim 1) of a per-branch tensor `x` [B,A,...]: [B,k,...]."
+    return x[torch.arange(len(x), device=x.device)[:, None], index]
+
 class VLFAU(nn.Module):
     "VL-FAU (Figure 2): AU recognition with local and global description generators."
     def __init__(self, cfg: ModelParams,       # the model section of params
@@ -57,7 +61,7 @@ class VLFAU(nn.Module):
     def local_maps(self, V, Vhat, index: Optional[torch.Tensor] = None):
         "The local decoder's input: each branch's map as L vectors, [B*A, L, d] (V itself for every AU with MARL off); `index` [B,k]: those branches only."
         if Vhat is None: Vhat = V[:, None].expand(-1, len(self.aus), -1, -1, -1)
-        if index is not None: Vhat = Vhat[torch.arange(len(Vhat), device=Vhat.device)[:, None], index]
+        if index is not None: Vhat = pick_branches(Vhat, index)
         return Vhat.flatten(3).transpose(2, 3).flatten(0, 1)
 
     def au_queries(self, B: int, device, index: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -72,7 +76,7 @@ class VLFAU(nn.Module):
         B, A = feats.shape[:2]
         out = dict(logits=self.classifier(feats), features=feats, spatial_attn=sa)
         if self.local_decoder is not None and local_tokens is not None:
-            tokens = local_tokens if local_index is None else local_tokens.gather(1, local_index[..., None].expand(-1, -1, local_tokens.shape[-1]))
+            tokens = local_tokens if local_index is None else pick_branches(local_tokens, local_index)
             lg, _, _ = self.local_decoder(self.local_maps(V, Vhat, local_index), tokens.flatten(0, 1),
                                           self.au_queries(B, V.device, local_index))
             out["local_logits"] = lg.view(B, tokens.shape[1], *lg.shape[1:])
@@ -90,7 +94,7 @@ def local_targets(out: dict, batch: dict):
     tokens, mask = batch["local_tokens"], batch.get("mask")
     if "local_index" not in out: return tokens, mask
     idx = out["local_index"]
-    return tokens.gather(1, idx[..., None].expand(-1, -1, tokens.shape[-1])), None if mask is None else mask.gather(1, idx)
+    return pick_branches(tokens, idx), None if mask is None else pick_branches(mask, idx)
 
 def compute_loss(out: dict,                    # the model's forward output
                  batch: dict,                  # labels [B,A], mask [B,A], local_tokens, global_tokens
