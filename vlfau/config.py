@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_config.ipynb #a8c4c632
 from __future__ import annotations
-import copy, dataclasses, os, types, typing
+import copy, dataclasses, os, re, types, typing
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
@@ -277,6 +277,7 @@ class PredictParams:
     commit_every: int = 250      # video frames between commits of the results (resumable runs)
     max_faces: int = 4           # faces per frame at most
     min_score: float = 0.5       # face detector confidence threshold
+    decoder_dtype: Literal["float32", "bfloat16"] = "float32"  # the description decoders; bfloat16: faster words, same probabilities
 
     def check(self, key):
         for name in ("every", "batch_size", "commit_every", "max_faces"):
@@ -331,8 +332,10 @@ def _type_name(t) -> str:
     if is_dataclass(t): return f"a mapping with keys {[f.name for f in fields(t)]}"
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(t, str(t))
 
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
 def _convert(value, t, key: str):
-    "Check `value` against type `t`; return it converted (ints accepted for floats)."
+    "Check `value` against type `t`; return it converted (ints accepted for floats, and `5e-3`, which YAML 1.1 reads as a string)."
     origin = typing.get_origin(t)
     if t is Any: return value
     if is_dataclass(t): return from_dict(t, value, key)
@@ -356,6 +359,7 @@ def _convert(value, t, key: str):
     if t is bool: _need(isinstance(value, bool), key, value, "true or false"); return value
     if t is int: _need(isinstance(value, int) and not isinstance(value, bool), key, value, "an integer"); return value
     if t is float:
+        if isinstance(value, str) and _FLOAT.fullmatch(value.strip()): value = float(value)
         _need(isinstance(value, (int, float)) and not isinstance(value, bool), key, value, "a number")
         return float(value)
     if t is str: _need(isinstance(value, str), key, value, "a string"); return value

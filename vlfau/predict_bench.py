@@ -34,7 +34,7 @@ def make_video(path, frames: int = 120, size=(320, 240), fps: float = 25.0) -> P
     out.release()
     return Path(path)
 
-def demo_predictor(params, model: str = "demo", batch_size: int = 16) -> Predictor:
+def demo_predictor(params, model: str = "demo", batch_size: int = 16, decoder_dtype: str = "float32") -> Predictor:
     "A predictor with random weights: the `params` model (`demo`), or Swin-T at 224 px with 512-wide heads."
     from vlfau.captions.text import global_description, local_descriptions
     from vlfau.captions.vocab import Vocab, tokenize
@@ -53,7 +53,7 @@ def demo_predictor(params, model: str = "demo", batch_size: int = 16) -> Predict
     global_len = len(tokenize(global_description(aus[:3], "F"))) + 2
     torch.manual_seed(0)
     net = build_model(cfg, aus, vocab, data.crop, local_len, global_len)
-    return Predictor(net, vocab, data, params.align.size, 0.5, batch_size=batch_size)
+    return Predictor(net, vocab, data, params.align.size, 0.5, batch_size=batch_size, decoder_dtype=decoder_dtype)
 
 # %% ../nbs/73_predict_bench.ipynb #3c0e4ea9
 def add_bench_arguments(p):
@@ -63,6 +63,8 @@ def add_bench_arguments(p):
     p.add_argument("--model", choices=["demo", "swin_tiny"], default="demo",
                    help="random-weight model: params' CPU demo, or Swin-T at 224 px (default: demo)")
     p.add_argument("--batch-size", type=int, default=None, help="faces per forward pass (default: params predict.batch_size)")
+    p.add_argument("--decoder-dtype", choices=["float32", "bfloat16"], default=None,
+                   help="dtype of the description decoders (default: params predict.decoder_dtype)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--repeat", type=int, default=2, help="runs of each part; the best counts (default: 2)")
 
@@ -121,11 +123,12 @@ def bench(args, params):
     if args.threads: torch.set_num_threads(args.threads)
     bs = args.batch_size or params.predict.batch_size
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
-    if args.checkpoint: pred = Predictor.from_checkpoint(args.checkpoint, params, batch_size=bs)
-    else: pred = demo_predictor(params, args.model, bs)
+    dt = args.decoder_dtype or params.predict.decoder_dtype
+    if args.checkpoint: pred = Predictor.from_checkpoint(args.checkpoint, params, batch_size=bs, decoder_dtype=dt)
+    else: pred = demo_predictor(params, args.model, bs, dt)
     with tempfile.TemporaryDirectory() as d, pred:
         video = args.video or make_video(Path(d)/"astronaut.avi", args.frames)
-        print(f"model: {args.checkpoint or args.model + ' (random weights)'}, {pred.data.crop} px, video: "
+        print(f"model: {args.checkpoint or args.model + ' (random weights)'}, {pred.data.crop} px, decoders in {dt}, video: "
               f"{args.video or 'generated astronaut clip'}")
         run_bench(pred, video, args.repeat)
     target = "at least 15 frames/s (CPU demo)" if args.model == "demo" else "within 1.3x of the stem alone"

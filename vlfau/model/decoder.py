@@ -101,8 +101,8 @@ def _word_gates(self):
     return self.x2g(self.embed.weight)
 
 def _log_probs(self, h):
-    "Log-probabilities of the next word; `<pad>` and `<start>` are never generated."
-    lp = self.out(h).log_softmax(-1)
+    "Log-probabilities (float32) of the next word; `<pad>` and `<start>` are never generated."
+    lp = self.out(h).float().log_softmax(-1)
     return lp.index_fill(-1, torch.tensor([PAD, START], device=h.device), float("-inf"))
 
 @torch.no_grad()
@@ -110,20 +110,28 @@ def greedy(self, V: torch.Tensor, max_len: int, query: Optional[torch.Tensor] = 
     "Greedy decoding of N maps: (tokens [N,max_len-1], scores [N], alpha [N,max_len-1,L])."
     V = V.contiguous()
     N, L, _ = V.shape
+    dev = V.device
     table = _word_gates(self)
     Vp, h, c = self.start(V, query)
-    word = torch.full((N,), START, dtype=torch.long, device=V.device)
-    tokens = torch.full((N, max_len - 1), PAD, dtype=torch.long, device=V.device)
-    alphas, scores = V.new_zeros(N, max_len - 1, L), V.new_zeros(N)
-    done = torch.zeros(N, dtype=torch.bool, device=V.device)
+    word = torch.full((N,), START, dtype=torch.long, device=dev)
+    tokens = torch.full((N, max_len - 1), PAD, dtype=torch.long, device=dev)
+    alphas, scores = torch.zeros(N, max_len - 1, L, device=dev), torch.zeros(N, device=dev)
+    rows = torch.arange(N, device=dev)                 # the maps still in the batch
+    done = torch.zeros(N, dtype=torch.bool, device=dev)  # which of them have ended
     for t in range(max_len - 1):
         h, c, a, _ = self.step(V, Vp, h, c, table[word])
         lp, word = _log_probs(self, h).max(-1)
-        word = word.masked_fill(done, PAD)
-        scores += lp.masked_fill(done, 0.)
-        tokens[:, t], alphas[:, t] = word, a.masked_fill(done[:, None], 0.)
+        if bool(done.any()):
+            live = ~done
+            r, lp, w, a = rows[live], lp[live], word[live], a[live]
+        else: r, w = rows, word
+        scores.index_add_(0, r, lp); tokens[r, t], alphas[r, t] = w, a.float()
         done |= word == END
-        if bool(done.all()): break
+        n = int(done.sum())
+        if n == len(rows): break
+        if 4 * n >= len(rows):  # a quarter of the batch has ended: go on with the others only
+            keep = (~done).nonzero()[:, 0]
+            rows, V, Vp, h, c, word, done = rows[keep], V[keep], Vp[keep], h[keep], c[keep], word[keep], done[keep]
     return tokens, scores, alphas
 
 @torch.no_grad()
@@ -135,7 +143,7 @@ def beam_search(self, V: torch.Tensor, beam: int, max_len: int, query: Optional[
     table = _word_gates(self)
     Vp, h, c = self.start(V, query)
     V, Vp, h, c = (x.repeat_interleave(K, 0) for x in (V, Vp, h, c))
-    scores = V.new_zeros(N, K); scores[:, 1:] = float("-inf")  # all beams start as one hypothesis
+    scores = torch.zeros(N, K, device=dev); scores[:, 1:] = float("-inf")  # all beams start as one hypothesis
     ended = torch.full((Vs,), float("-inf"), device=dev); ended[PAD] = 0.
     word = torch.full((N * K,), START, dtype=torch.long, device=dev)
     done = torch.zeros(N * K, dtype=torch.bool, device=dev)
@@ -148,13 +156,13 @@ def beam_search(self, V: torch.Tensor, beam: int, max_len: int, query: Optional[
         src = (base + idx // Vs).view(-1)
         word = (idx % Vs).view(-1)
         h, c, done = h[src], c[src], done[src]
-        alphas.append(a[src].masked_fill(done[:, None], 0.)); words.append(word); froms.append(src)
+        alphas.append(a[src].float().masked_fill(done[:, None], 0.)); words.append(word); froms.append(src)
         done = done | (word == END)
         if bool(done.all()): break
     # follow the back-pointers of each map's best hypothesis
     pick = (base[:, 0] + scores.argmax(-1))
     tokens = torch.full((N, max_len - 1), PAD, dtype=torch.long, device=dev)
-    att = V.new_zeros(N, max_len - 1, L)
+    att = torch.zeros(N, max_len - 1, L, device=dev)
     for t in range(len(words) - 1, -1, -1):
         tokens[:, t], att[:, t] = words[t][pick], alphas[t][pick]
         pick = froms[t][pick]

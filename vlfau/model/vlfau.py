@@ -128,17 +128,25 @@ def _describe(self, images: torch.Tensor,          # [B,3,H,W] normalised images
         h, w = V.shape[2:]
         out = dict(probs=torch.sigmoid(self.classifier(feats)), spatial_attn=sa)
         if self.local_decoder is not None:
-            maps, q, T = self.local_maps(V, Vhat), self.au_queries(B, V.device), max_local_len or self.max_local_len
             dec = self.local_decoder
+            maps, q, T = self.local_maps(V, Vhat).to(dec.out.weight.dtype), self.au_queries(B, V.device), max_local_len or self.max_local_len
             tok, sc, att = dec.greedy(maps, T, q) if local_beam == 1 else dec.beam_search(maps, local_beam, T, q)
             out.update(local_tokens=tok.view(B, A, -1), local_scores=sc.view(B, A), local_attn=att.view(B, A, -1, h, w))
         if self.global_decoder is not None:
-            tok, sc, att = self.global_decoder.beam_search(V.flatten(2).transpose(1, 2), beam or self.cfg.beam,
-                                                           max_global_len or self.max_global_len)
+            dec = self.global_decoder
+            tok, sc, att = dec.beam_search(V.flatten(2).transpose(1, 2).to(dec.out.weight.dtype), beam or self.cfg.beam,
+                                           max_global_len or self.max_global_len)
             out.update(global_tokens=tok, global_scores=sc, global_attn=att.view(B, -1, h, w))
         return out
     finally: self.train(was_training)
 VLFAU.describe = _describe
+
+def _set_decoder_dtype(self, dtype: torch.dtype):
+    "Cast the local and global decoders to `dtype` (e.g. torch.bfloat16 for faster words); the rest keeps its dtype."
+    for dec in (self.local_decoder, self.global_decoder):
+        if dec is not None: dec.to(dtype)
+    return self
+VLFAU.set_decoder_dtype = _set_decoder_dtype
 
 # %% ../../nbs/43_model.vlfau.ipynb #bd6e09e7
 VARIANTS: dict[int, dict[str, bool]] = {  # Table 4: (MARL, LLGA, GLGA)
