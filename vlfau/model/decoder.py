@@ -131,7 +131,7 @@ def greedy(self, V: torch.Tensor, max_len: int, query: Optional[torch.Tensor] = 
         if n == len(rows): break
         if 4 * n >= len(rows):  # a quarter of the batch has ended: go on with the others only
             keep = (~done).nonzero()[:, 0]
-            rows, V, Vp, h, c, word, done = rows[keep], V[keep], Vp[keep], h[keep], c[keep], word[keep], done[keep]
+            rows, V, Vp, h, c, word, done = (x[keep] for x in (rows, V, Vp, h, c, word, done))
     return tokens, scores, alphas
 
 @torch.no_grad()
