@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses, os, sys, tempfile, time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Optional
 
 from .predict import Predictor  # first: it sets OpenMP's wait policy before torch loads
 from .bench import timed
@@ -34,15 +35,18 @@ def make_video(path, frames: int = 120, size=(320, 240), fps: float = 25.0) -> P
     out.release()
     return Path(path)
 
-def demo_predictor(params, model: str = "demo", batch_size: int = 16, decoder_dtype: str = "float32") -> Predictor:
-    "A predictor with random weights: the `params` model (`demo`), or Swin-T at 224 px with 512-wide heads."
+def demo_predictor(params, model: str = "demo", batch_size: int = 16, decoder_dtype: str = "float32",
+                   head_width: Optional[int] = None) -> Predictor:
+    "A predictor with random weights: the `params` model (`demo`), or Swin-T at 224 px with heads of `head_width` (default: half its last width)."
     from vlfau.captions.text import global_description, local_descriptions
     from vlfau.captions.vocab import Vocab, tokenize
     from vlfau.model.vlfau import build_model
     cfg, data = params.model, params.data
     if model == "swin_tiny":
-        cfg = dataclasses.replace(cfg, backbone="swin_tiny_patch4_window7_224", backbone_kwargs={}, d=512, hidden=512,
-                                  embed=512, reduction=16)
+        from vlfau.model.stem import create_backbone
+        name = "swin_tiny_patch4_window7_224"
+        w = head_width or create_backbone(name).feature_info.channels()[-1] // 2  # the paper's 1024 -> 512, for Swin-T
+        cfg = dataclasses.replace(cfg, backbone=name, backbone_kwargs={}, d=w, hidden=w, embed=w, reduction=16)
         data = dataclasses.replace(data, resize=256, crop=224)
     aus = params.data.bp4d.aus
     local = [t for a in aus for s in (True, False) for t in local_descriptions(a, s)]
@@ -63,6 +67,8 @@ def add_bench_arguments(p):
     p.add_argument("--model", choices=["demo", "swin_tiny"], default="demo",
                    help="random-weight model: params' CPU demo, or Swin-T at 224 px (default: demo)")
     p.add_argument("--batch-size", type=int, default=None, help="faces per forward pass (default: params predict.batch_size)")
+    p.add_argument("--head-width", type=int, default=None,
+                   help="d = h = embedding width of the random-weight swin_tiny model (default: half its last width, 384)")
     p.add_argument("--decoder-dtype", choices=["float32", "bfloat16"], default=None,
                    help="dtype of the description decoders (default: params predict.decoder_dtype)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
@@ -125,10 +131,11 @@ def bench(args, params):
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     dt = args.decoder_dtype or params.predict.decoder_dtype
     if args.checkpoint: pred = Predictor.from_checkpoint(args.checkpoint, params, batch_size=bs, decoder_dtype=dt)
-    else: pred = demo_predictor(params, args.model, bs, dt)
+    else: pred = demo_predictor(params, args.model, bs, dt, args.head_width)
     with tempfile.TemporaryDirectory() as d, pred:
         video = args.video or make_video(Path(d)/"astronaut.avi", args.frames)
-        print(f"model: {args.checkpoint or args.model + ' (random weights)'}, {pred.data.crop} px, decoders in {dt}, video: "
+        print(f"model: {args.checkpoint or args.model + ' (random weights)'}, {pred.data.crop} px, d = h = "
+              f"{pred.model.cfg.d}, decoders in {dt}, video: "
               f"{args.video or 'generated astronaut clip'}")
         run_bench(pred, video, args.repeat)
     target = "at least 15 frames/s (CPU demo)" if args.model == "demo" else "within 1.3x of the stem alone"
