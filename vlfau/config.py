@@ -277,7 +277,7 @@ class PredictParams:
     commit_every: int = 250      # video frames between commits of the results (resumable runs)
     max_faces: int = 4           # faces per frame at most
     min_score: float = 0.5       # face detector confidence threshold
-    decoder_dtype: Literal["float32", "bfloat16"] = "float32"  # the description decoders; bfloat16: faster words, same probabilities
+    decoder_dtype: Literal["float32", "bfloat16"] = "float32"  # the description decoders; bfloat16: can be faster, same probabilities
 
     def check(self, key):
         for name in ("every", "batch_size", "commit_every", "max_faces"):

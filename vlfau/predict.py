@@ -40,7 +40,7 @@ class Predictor:
                  beam: Optional[int] = None,     # beam of the global description (None: the model's)
                  max_faces: int = 4,             # faces per frame at most
                  min_score: float = 0.5,         # face detector confidence threshold
-                 decoder_dtype: str = "float32", # the description decoders' dtype ("bfloat16": faster words on CPUs with bfloat16 arithmetic)
+                 decoder_dtype: str = "float32", # the description decoders' dtype ("bfloat16": words can come faster)
                  detector: Optional[FaceDetector] = None):  # a face detector to share (None: a new one)
         if decoder_dtype not in ("float32", "bfloat16"): raise VlfauError(f"decoder_dtype = {decoder_dtype!r}: expected 'float32' or 'bfloat16'")
         self.model, self.vocab, self.data, self.align_size = model.eval().set_decoder_dtype(getattr(torch, decoder_dtype)), vocab, data, align_size
@@ -174,7 +174,7 @@ def add_arguments(p):
     p.add_argument("--batch-size", type=int, help="faces per forward pass (default: params predict.batch_size)")
     p.add_argument("--commit-every", type=int, help="video frames between commits (default: params predict.commit_every)")
     p.add_argument("--decoder-dtype", choices=["float32", "bfloat16"],
-                   help="dtype of the description decoders; bfloat16: faster words on CPUs with bfloat16 arithmetic, "
+                   help="dtype of the description decoders; bfloat16 can be faster on CPUs with bfloat16 arithmetic, with "
                         "the same probabilities (default: params predict.decoder_dtype)")
     p.add_argument("--annotate", action="store_true", help="also write annotated images/videos to <out>/annotated/")
     p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming in <out>")

@@ -142,7 +142,7 @@ def _describe(self, images: torch.Tensor,          # [B,3,H,W] normalised images
 VLFAU.describe = _describe
 
 def _set_decoder_dtype(self, dtype: torch.dtype):
-    "Cast the local and global decoders to `dtype` (e.g. torch.bfloat16 for faster words); the rest keeps its dtype."
+    "Cast the local and global decoders to `dtype` (e.g. torch.bfloat16, for speed); the rest keeps its dtype."
     for dec in (self.local_decoder, self.global_decoder):
         if dec is not None: dec.to(dtype)
     return self
