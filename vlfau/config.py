@@ -15,9 +15,10 @@ from .aus import CATALOGUE, DATASET_AUS
 from .core import VlfauError
 
 # %% auto #0
-__all__ = ['ConfigError', 'PathParams', 'DatasetParams', 'DataParams', 'SynthParams', 'AlignParams', 'CaptionParams',
-           'ModelParams', 'LossWeights', 'TrainParams', 'EvalParams', 'AblationParams', 'FigureParams', 'PredictParams',
-           'Params', 'from_dict', 'parse_override', 'load_params', 'add_arguments', 'main']
+__all__ = ['DecoderDtype', 'DECODER_DTYPES', 'ConfigError', 'PathParams', 'DatasetParams', 'DataParams', 'SynthParams',
+           'AlignParams', 'CaptionParams', 'ModelParams', 'LossWeights', 'TrainParams', 'EvalParams', 'AblationParams',
+           'FigureParams', 'PredictParams', 'Params', 'from_dict', 'parse_override', 'load_params', 'add_arguments',
+           'main']
 
 # %% ../nbs/02_config.ipynb #c3dced18
 class ConfigError(VlfauError):
@@ -269,6 +270,9 @@ class FigureParams:
         _need(self.perplexity > 0, f"{key}.perplexity", self.perplexity, "a positive number")
 
 # %% ../nbs/02_config.ipynb #ca8dd822
+DecoderDtype = Literal["float32", "bfloat16"]
+DECODER_DTYPES = typing.get_args(DecoderDtype)  # what the description decoders can run in (vlfau predict --decoder-dtype)
+
 @dataclass
 class PredictParams:
     "`vlfau predict` on user media: frame step, batching, commits, face detection."
@@ -277,7 +281,7 @@ class PredictParams:
     commit_every: int = 250      # video frames between commits of the results (resumable runs)
     max_faces: int = 4           # faces per frame at most
     min_score: float = 0.5       # face detector confidence threshold
-    decoder_dtype: Literal["float32", "bfloat16"] = "float32"  # the description decoders; bfloat16: can be faster, same probabilities
+    decoder_dtype: DecoderDtype = "float32"  # the description decoders; bfloat16: can be faster, same probabilities
 
     def check(self, key):
         for name in ("every", "batch_size", "commit_every", "max_faces"):

@@ -20,7 +20,7 @@ import torch
 from .align.landmarks import FaceDetector, to_rgb8
 from .align.warp import align_face
 from .captions.text import global_description, local_description
-from .config import Params, PredictParams, from_dict
+from .config import DECODER_DTYPES, Params, PredictParams, from_dict
 from .core import VlfauError
 from .data.dataset import transform
 from .predict_io import FaceResult, Frame, MediaError, ResultWriter, find_media, iter_frames, media_kind, prefetch
@@ -42,7 +42,8 @@ class Predictor:
                  min_score: float = 0.5,         # face detector confidence threshold
                  decoder_dtype: str = "float32", # the description decoders' dtype ("bfloat16": words can come faster)
                  detector: Optional[FaceDetector] = None):  # a face detector to share (None: a new one)
-        if decoder_dtype not in ("float32", "bfloat16"): raise VlfauError(f"decoder_dtype = {decoder_dtype!r}: expected 'float32' or 'bfloat16'")
+        if decoder_dtype not in DECODER_DTYPES:
+            raise VlfauError(f"decoder_dtype = {decoder_dtype!r}: expected {' or '.join(map(repr, DECODER_DTYPES))}")
         self.model, self.vocab, self.data, self.align_size = model.eval().set_decoder_dtype(getattr(torch, decoder_dtype)), vocab, data, align_size
         self.device = next(model.parameters()).device
         self.aus = list(model.aus)
@@ -173,7 +174,7 @@ def add_arguments(p):
     p.add_argument("--every", type=int, help="explain every k-th video frame (default: params predict.every)")
     p.add_argument("--batch-size", type=int, help="faces per forward pass (default: params predict.batch_size)")
     p.add_argument("--commit-every", type=int, help="video frames between commits (default: params predict.commit_every)")
-    p.add_argument("--decoder-dtype", choices=["float32", "bfloat16"],
+    p.add_argument("--decoder-dtype", choices=DECODER_DTYPES,
                    help="dtype of the description decoders; bfloat16 can be faster on CPUs with bfloat16 arithmetic, with "
                         "the same probabilities (default: params predict.decoder_dtype)")
     p.add_argument("--annotate", action="store_true", help="also write annotated images/videos to <out>/annotated/")

@@ -12,6 +12,7 @@ from typing import Optional
 from .predict import Predictor  # first: it sets OpenMP's wait policy before torch loads
 from .bench import timed
 from .predict_io import iter_frames
+from .config import DECODER_DTYPES
 
 import cv2
 import numpy as np
@@ -69,7 +70,7 @@ def add_bench_arguments(p):
     p.add_argument("--batch-size", type=int, default=None, help="faces per forward pass (default: params predict.batch_size)")
     p.add_argument("--head-width", type=int, default=None,
                    help="d = h = embedding width of the random-weight swin_tiny model (default: half its last width, 384)")
-    p.add_argument("--decoder-dtype", choices=["float32", "bfloat16"], default=None,
+    p.add_argument("--decoder-dtype", choices=DECODER_DTYPES, default=None,
                    help="dtype of the description decoders (default: params predict.decoder_dtype)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--repeat", type=int, default=2, help="runs of each part; the best counts (default: 2)")
