@@ -147,10 +147,12 @@ class CaptionParams:
     max_local_len: int = 40    # tokens of a local description, start and end included
     max_global_len: int = 120  # tokens of a global description, start and end included
     min_count: int = 1         # words seen fewer times in the training folds map to <unk>
+    paraphrases: int = 0       # local descriptions per AU and state that training draws from: the first k; 0: all
 
     def check(self, key):
         for name in ("max_local_len", "max_global_len", "min_count"):
             _need(getattr(self, name) >= 1, f"{key}.{name}", getattr(self, name), "a positive integer")
+        _need(self.paraphrases >= 0, f"{key}.paraphrases", self.paraphrases, "a number of paraphrases >= 0 (0: all)")
 
 @dataclass
 class ModelParams:
@@ -167,14 +169,17 @@ class ModelParams:
     llga: bool = True           # local language generation auxiliary
     glga: bool = True           # global language generation auxiliary
     beam: int = 3               # beam width for the global description
+    length_norm: float = 0.0    # global beam ranks by summed log-probability / length**length_norm (0: the plain sum)
     grid_stride: int = 16       # stages are resized to the grid of this backbone stride (16: 14x14 at 224 px)
     grid_pool: str = "max"      # how a finer stage is pooled onto that grid: 'max' or 'avg'
+    au_query: bool = False      # a learned per-AU offset of the local decoder's initial state (not in the paper)
 
     def check(self, key):
         for name in ("d", "hidden", "embed", "reduction", "beam", "grid_stride"):
             _need(getattr(self, name) >= 1, f"{key}.{name}", getattr(self, name), "a positive integer")
         _need(self.grid_pool in ("max", "avg"), f"{key}.grid_pool", self.grid_pool, "'max' or 'avg'")
         _need(0 <= self.dropout < 1, f"{key}.dropout", self.dropout, "a probability in [0, 1)")
+        _need(0 <= self.length_norm <= 2, f"{key}.length_norm", self.length_norm, "an exponent in [0, 2]")
 
 @dataclass
 class LossWeights:
@@ -204,10 +209,14 @@ class TrainParams:
     loss: LossWeights = field(default_factory=LossWeights)
     pos_weight: float = 0.0      # AU losses weigh present labels by ((1-r)/r)**pos_weight (r: fold rate); 0: eq. 8 as is
     local_aus: int = 0           # AU branches whose local description each image trains per step, drawn at random; 0: all
+    au_norm: str = "weights"     # eq. 8's normaliser: 'weights' (summed gamma of known labels) or 'paper' (1/N as printed)
+    local_pos_weight: float = 0.0  # present AUs' local descriptions weigh ((1-r)/r)**local_pos_weight in eq. 10; 0: eq. 10 as is
 
     def check(self, key):
         _need(self.pos_weight >= 0, f"{key}.pos_weight", self.pos_weight, "an exponent >= 0 (0: off, 1: (1-r)/r)")
         _need(self.local_aus >= 0, f"{key}.local_aus", self.local_aus, "a number of AUs >= 0 (0: all)")
+        _need(self.au_norm in ("weights", "paper"), f"{key}.au_norm", self.au_norm, "'weights' or 'paper'")
+        _need(self.local_pos_weight >= 0, f"{key}.local_pos_weight", self.local_pos_weight, "an exponent >= 0 (0: off, 1: (1-r)/r)")
         _need(self.epochs >= 1, f"{key}.epochs", self.epochs, "at least 1 epoch")
         _need(self.batch_size >= 1, f"{key}.batch_size", self.batch_size, "a positive batch size")
         _need(self.lr > 0, f"{key}.lr", self.lr, "a positive learning rate")

@@ -18,13 +18,13 @@ from tqdm.auto import tqdm
 from .config import Params
 from .core import VlfauError, atomic_path, atomic_write
 from .metrics import au_counts, metrics_from_counts, topk_word_hits
-from .model.vlfau import VARIANTS as MODEL_VARIANTS, local_targets
+from .model.vlfau import VARIANTS as MODEL_VARIANTS, global_known, local_targets
 
 # %% auto #0
 __all__ = ['VARIANTS', 'variant_name', 'with_variant', 'run_dir', 'Dist', 'init_dist', 'all_gather', 'GlobalBatchNorm2d',
            'sync_batchnorm', 'ResumableSampler', 'SeededItems', 'lr_factor', 'make_optimizer', 'rng_state',
-           'set_rng_state', 'run_config', 'config_change', 'check_config', 'finished', 'new_acc', 'accumulate',
-           'epoch_metrics', 'write_live', 'fit', 'training_set', 'make_model', 'add_arguments', 'main',
+           'set_rng_state', 'run_config', 'config_change', 'check_config', 'finished', 'new_acc', 'known_global_tokens',
+           'accumulate', 'epoch_metrics', 'write_live', 'fit', 'training_set', 'make_model', 'add_arguments', 'main',
            'reuse_finished']
 
 # %% ../nbs/50_train.ipynb #feff1f07
@@ -202,6 +202,12 @@ def _next_word(logits, tokens):
     if logits.shape[-2] == tokens.shape[-1]: logits = logits[..., :-1, :]
     return logits, tokens[..., 1:1 + logits.shape[-2]]
 
+def known_global_tokens(batch: dict) -> torch.Tensor:
+    "The global references with the frames that have an unknown label blanked to <pad>: they score no word, as they teach none."
+    known = global_known(batch.get("mask"))
+    g = batch["global_tokens"]
+    return g if known is None else torch.where(known[:, None] > 0, g, torch.zeros_like(g))
+
 def accumulate(acc: dict, out: dict, losses: dict, batch: dict, threshold: float):
     "Add one batch's losses, AU counts and word hits to `acc`."
     n = len(batch["labels"]); acc["frames"] += n
@@ -211,7 +217,7 @@ def accumulate(acc: dict, out: dict, losses: dict, batch: dict, threshold: float
     acc["counts"] = (np.asarray(acc["counts"]) + au_counts(y, p)).tolist()
     for kind in ("local", "global"):
         if out.get(f"{kind}_logits") is not None and f"{kind}_tokens" in batch:
-            ref = local_targets(out, batch)[0] if kind == "local" else batch["global_tokens"]
+            ref = local_targets(out, batch)[0] if kind == "local" else known_global_tokens(batch)
             h, w = topk_word_hits(*_next_word(out[f"{kind}_logits"].detach().float().cpu(), ref.cpu()))
             acc[kind] = [acc[kind][0] + h, acc[kind][1] + w]
 
@@ -363,7 +369,9 @@ def main(args, params: Params):
         fold, ds, caps = training_set(params, args.dataset, args.fold)
         model = make_model(params, fold.aus, caps)
         if d.main: print(f"training {run}: {len(ds)} frames, {d.world} process(es) on {d.device}", flush=True)
-        loss_fn = partial(compute_loss, pos_weight=pos_weights(fold.rates, params.train.pos_weight))
+        pw = pos_weights(fold.rates, params.train.pos_weight)
+        lpw = pos_weights(fold.rates, params.train.local_pos_weight)
+        loss_fn = partial(compute_loss, pos_weight=pw, au_norm=params.train.au_norm, local_pos_weight=lpw)
         hist = fit(params, run, ds, model, loss_fn, fold.aus, fold.weights, d,
                    config=run_config(params, args.dataset, args.fold), restart=args.restart,
                    save_model=lambda m, path: save_checkpoint(path, m, caps.vocab, extra={

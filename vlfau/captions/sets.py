@@ -46,7 +46,8 @@ def fold_vocab(frames: pd.DataFrame,  # frame_captions of the manifest
                labels: np.ndarray,    # int8 [N, A] labels of the same rows
                aus,                   # AU numbers, the columns of `labels`
                train: np.ndarray,     # bool [N]: rows of the training subjects
-               min_count: int = 1     # captions.min_count
+               min_count: int = 1,    # captions.min_count
+               paraphrases: int = 0   # captions.paraphrases: the first k local descriptions per AU and state; 0: all
                ) -> Vocab:
     "Vocabulary of the captions of the rows `train` (bool) of `frames`/`labels` [N, A]."
     g = frames.loc[train, "text"].value_counts()
@@ -54,7 +55,8 @@ def fold_vocab(frames: pd.DataFrame,  # frame_captions of the manifest
     for j, a in enumerate(aus):
         for state in (0, 1):
             n = int((labels[train, j] == state).sum())
-            if n: texts += list(local_descriptions(a, bool(state))); counts += [n] * len(local_descriptions(a, bool(state)))
+            used = local_descriptions(a, bool(state))[:paraphrases or None]
+            if n: texts += list(used); counts += [n] * len(used)
     return Vocab.build(texts, counts, min_count=min_count)
 
 def text_version() -> str:
@@ -151,20 +153,21 @@ def build_caption_set(df: pd.DataFrame,     # the manifest (all frames of the da
     labels = df[[f"au{a}" for a in aus]].to_numpy(np.int8)
     train = frames["subject"].isin(set(train_subjects)).to_numpy()
     if not train.any(): raise VlfauError(f"no manifest frame belongs to the training subjects {sorted(train_subjects)[:5]}...")
-    vocab = fold_vocab(frames, labels, aus, train, cp.min_count)
+    vocab = fold_vocab(frames, labels, aus, train, cp.min_count, cp.paraphrases)
     P = max(len(local_descriptions(a, s)) for a in aus for s in (False, True))
     local = np.full((len(aus), 2, P, cp.max_local_len), PAD_ID, np.int32)
     n_para = np.zeros((len(aus), 2), np.int64)
     for i, a in enumerate(aus):
         for s in (0, 1):
-            texts = local_descriptions(a, bool(s)); n_para[i, s] = len(texts)
+            texts = local_descriptions(a, bool(s))[:cp.paraphrases or None]; n_para[i, s] = len(texts)
             for k, t in enumerate(texts): local[i, s, k] = vocab.encode(t, cp.max_local_len)
     uniq, inv = np.unique(frames["text"].to_numpy(), return_inverse=True)
     glob = np.array([vocab.encode(t, cp.max_global_len) for t in uniq], np.int32)
     test = frames["subject"].isin(set(test_subjects)).to_numpy() if test_subjects is not None else ~train
     frames["split"] = np.where(train, "train", np.where(test, "test", "none"))  # 'none': a subject of no part
     meta = {"format": FORMAT, "text_version": text_version(), "aus": aus, "train_subjects": sorted(set(train_subjects)),
-            "captions": {k: getattr(cp, k) for k in ("seed", "max_local_len", "max_global_len", "min_count")}, **(meta or {})}
+            "captions": {k: getattr(cp, k) for k in ("seed", "max_local_len", "max_global_len", "min_count", "paraphrases")},
+            **(meta or {})}
     cs = CaptionSet(vocab, aus, frames["key"], glob, local, n_para, seed=cp.seed, global_index=inv.reshape(-1),
                     texts=frames["text"], meta=meta)
     cs.frames = frames

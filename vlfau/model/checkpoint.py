@@ -20,7 +20,7 @@ __all__ = ['CHECKPOINT_VERSION', 'IGNORED_KEYS', 'save_checkpoint', 'Checkpoint'
 
 # %% ../../nbs/44_model.checkpoint.ipynb #a3594862
 CHECKPOINT_VERSION = 1
-IGNORED_KEYS = ("pretrained", "beam", "dropout")  # model keys that do not change the weights: a request may differ
+IGNORED_KEYS = ("pretrained", "beam", "length_norm", "dropout")  # model keys that do not change the weights: a request may differ
 
 def save_checkpoint(path: str | os.PathLike,   # where to write
                     model: VLFAU,              # the model

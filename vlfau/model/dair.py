@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 # %% auto #0
-__all__ = ['PerAULinear', 'DAIR', 'AUClassifier', 'LinearBranches', 'au_loss', 'pos_weights']
+__all__ = ['AU_NORMS', 'PerAULinear', 'DAIR', 'AUClassifier', 'LinearBranches', 'au_loss', 'pos_weights']
 
 # %% ../../nbs/41_model.dair.ipynb #ea2aa4e2
 class PerAULinear(nn.Module):
@@ -70,19 +70,25 @@ class LinearBranches(nn.Module):
     def forward(self, pooled: torch.Tensor) -> torch.Tensor: return F.relu(self.fc(pooled))
 
 # %% ../../nbs/41_model.dair.ipynb #63d4c767
+AU_NORMS = ("weights", "paper")  # how eq. 8's weighted sum is normalised (params.train.au_norm)
+
 def au_loss(logits: torch.Tensor,                  # [B,A] AU logits
             labels: torch.Tensor,                  # [B,A] 1 present, 0 absent (unknown: anything)
             mask: Optional[torch.Tensor] = None,   # [B,A] 1 known, 0 unknown
             au_weights=None,                       # [A] gamma_i of eq. 9 (tensor, array or list); None: uniform
             pos_weight=None,                       # [A] weight of the positive term per AU; None: 1 (eq. 8)
+            norm: str = "weights",                 # 'weights': divide by the summed weights of the known labels;
+                                                   # 'paper': eq. 8 as printed, 1/N per frame (N = A), mean over frames
             ) -> torch.Tensor:
     "Eq. 8: gamma-weighted binary cross-entropy over known labels (0 when nothing is known)."
+    if norm not in AU_NORMS: raise ValueError(f"norm = {norm!r}: expected one of {AU_NORMS}")
     B, A = logits.shape
     w = logits.new_ones(A) if au_weights is None else torch.as_tensor(au_weights, dtype=logits.dtype, device=logits.device)
     w = w.expand(B, A) * (1. if mask is None else mask.to(logits))
     y = torch.where(w > 0, labels.to(logits), 0.)  # unknown labels (e.g. coded -1) never reach the BCE
     pw = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=logits.dtype, device=logits.device)
     bce = F.binary_cross_entropy_with_logits(logits, y, reduction="none", pos_weight=pw)
+    if norm == "paper": return (w * bce).sum() / (B * A)
     return (w * bce).sum() / w.sum().clamp_min(1e-12)
 
 # %% ../../nbs/41_model.dair.ipynb #7d21b088

@@ -135,8 +135,9 @@ def greedy(self, V: torch.Tensor, max_len: int, query: Optional[torch.Tensor] = 
     return tokens, scores, alphas
 
 @torch.no_grad()
-def beam_search(self, V: torch.Tensor, beam: int, max_len: int, query: Optional[torch.Tensor] = None):
-    "Batched beam search over N maps: (tokens [N,max_len-1], scores [N], alpha [N,max_len-1,L])."
+def beam_search(self, V: torch.Tensor, beam: int, max_len: int, query: Optional[torch.Tensor] = None,
+                length_norm: float = 0.):  # alpha: hypotheses ranked by (summed log-probability) / length**alpha
+    "Batched beam search over N maps: (tokens [N,max_len-1], scores [N] (summed log-probabilities), alpha [N,max_len-1,L])."
     V = V.contiguous()
     N, L, _ = V.shape
     K, Vs, dev = beam, self.vocab_size, V.device
@@ -147,25 +148,32 @@ def beam_search(self, V: torch.Tensor, beam: int, max_len: int, query: Optional[
     ended = torch.full((Vs,), float("-inf"), device=dev); ended[PAD] = 0.
     word = torch.full((N * K,), START, dtype=torch.long, device=dev)
     done = torch.zeros(N * K, dtype=torch.bool, device=dev)
+    length = torch.zeros(N * K, device=dev)  # words of each hypothesis, <end> included
     base = (torch.arange(N, device=dev) * K)[:, None]
     words, froms, alphas = [], [], []
     for t in range(max_len - 1):
         h, c, a, _ = self.step(V, Vp, h, c, table[word])
         lp = torch.where(done[:, None], ended, _log_probs(self, h))
-        scores, idx = (scores.view(-1, 1) + lp).view(N, K * Vs).topk(K, -1)
+        cand = (scores.view(-1, 1) + lp).view(N, K * Vs)
+        n = (length + (~done).float()).repeat_interleave(Vs).view(N, K * Vs)
+        key = cand if not length_norm else cand / n ** length_norm
+        idx = key.topk(K, -1).indices
+        scores = cand.gather(-1, idx)
         src = (base + idx // Vs).view(-1)
         word = (idx % Vs).view(-1)
+        length = n.gather(-1, idx).view(-1)
         h, c, done = h[src], c[src], done[src]
         alphas.append(a[src].float().masked_fill(done[:, None], 0.)); words.append(word); froms.append(src)
         done = done | (word == END)
         if bool(done.all()): break
     # follow the back-pointers of each map's best hypothesis
-    pick = (base[:, 0] + scores.argmax(-1))
+    best = (scores if not length_norm else scores / length.view(N, K).clamp_min(1) ** length_norm).argmax(-1)
+    pick = base[:, 0] + best
     tokens = torch.full((N, max_len - 1), PAD, dtype=torch.long, device=dev)
     att = torch.zeros(N, max_len - 1, L, device=dev)
     for t in range(len(words) - 1, -1, -1):
         tokens[:, t], att[:, t] = words[t][pick], alphas[t][pick]
         pick = froms[t][pick]
-    return tokens, scores.max(-1).values, att
+    return tokens, scores.gather(-1, best[:, None])[:, 0], att
 
 AttnLSTMDecoder.greedy, AttnLSTMDecoder.beam_search = greedy, beam_search

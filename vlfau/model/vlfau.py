@@ -17,7 +17,8 @@ from .decoder import PAD, AttnLSTMDecoder, caption_nll
 from .stem import MultiScaleStem
 
 # %% auto #0
-__all__ = ['VARIANTS', 'pick_branches', 'VLFAU', 'local_targets', 'compute_loss', 'variant_params', 'variant_of', 'build_model']
+__all__ = ['VARIANTS', 'pick_branches', 'VLFAU', 'local_targets', 'global_known', 'compute_loss', 'variant_params', 'variant_of',
+           'build_model']
 
 # %% ../../nbs/43_model.vlfau.ipynb #d51ae236
 def pick_branches(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -42,7 +43,7 @@ class VLFAU(nn.Module):
         self.branches = None if cfg.marl else LinearBranches(A, d)
         self.classifier = AUClassifier(A, d)
         dec = lambda q: AttnLSTMDecoder(vocab_size, d, cfg.hidden, cfg.embed, cfg.dropout, n_queries=q)
-        self.local_decoder = dec(A) if cfg.llga else None
+        self.local_decoder = dec(A if cfg.au_query else 0) if cfg.llga else None
         self.global_decoder = dec(0) if cfg.glga else None
         self.global_au = nn.Linear(d, A) if cfg.glga else None
 
@@ -89,27 +90,36 @@ class VLFAU(nn.Module):
         return out
 
 # %% ../../nbs/43_model.vlfau.ipynb #1733f250
-def local_targets(out: dict, batch: dict):
-    "The local references [B,k,T] and label mask [B,k] of the branches the model described (all A unless `local_index`)."
+def local_targets(out: dict, batch: dict, pos_weight: Optional[torch.Tensor] = None):
+    "The local references [B,k,T] and their weights [B,k] (label mask, times `pos_weight` [A] where present) of the branches described (all A unless `local_index`)."
     tokens, mask = batch["local_tokens"], batch.get("mask")
+    if pos_weight is not None:
+        m = torch.ones_like(batch["labels"], dtype=pos_weight.dtype) if mask is None else mask.to(pos_weight.dtype)
+        mask = m * torch.where(batch["labels"] == 1, pos_weight.to(m.device), torch.ones_like(m))
     if "local_index" not in out: return tokens, mask
     idx = out["local_index"]
     return pick_branches(tokens, idx), None if mask is None else pick_branches(mask, idx)
+
+def global_known(mask: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    "[B] 1 for the frames whose every label is known: only their global description may teach (or score) an AU as not mentioned."
+    return None if mask is None else (mask > 0).all(-1).float()
 
 def compute_loss(out: dict,                    # the model's forward output
                  batch: dict,                  # labels [B,A], mask [B,A], local_tokens, global_tokens
                  weights: Optional[LossWeights] = None,  # params.train.loss
                  au_weights: Optional[torch.Tensor] = None,  # [A] gamma of eq. 9; None: uniform
                  pos_weight: Optional[torch.Tensor] = None,  # [A] positive-term weights of the AU losses; None: 1
+                 au_norm: str = "weights",   # eq. 8's normaliser (params.train.au_norm, vlfau.model.dair.AU_NORMS)
+                 local_pos_weight: Optional[torch.Tensor] = None,  # [A] weights of present AUs' local descriptions; None: 1
                  ) -> dict:
     "Eq. 12: dict(total, fau, lgen, ggen, gau) of scalar tensors."
     w = weights or LossWeights()
     labels, mask = batch["labels"], batch.get("mask")
     zero = out["logits"].new_zeros(())
-    terms = dict(fau=au_loss(out["logits"], labels, mask, au_weights, pos_weight), lgen=zero, ggen=zero, gau=zero)
-    if "local_logits" in out: terms["lgen"] = caption_nll(out["local_logits"], *local_targets(out, batch))
-    if "global_logits" in out: terms["ggen"] = caption_nll(out["global_logits"], batch["global_tokens"])
-    if "global_au_logits" in out: terms["gau"] = au_loss(out["global_au_logits"], labels, mask, au_weights, pos_weight)
+    terms = dict(fau=au_loss(out["logits"], labels, mask, au_weights, pos_weight, au_norm), lgen=zero, ggen=zero, gau=zero)
+    if "local_logits" in out: terms["lgen"] = caption_nll(out["local_logits"], *local_targets(out, batch, local_pos_weight))
+    if "global_logits" in out: terms["ggen"] = caption_nll(out["global_logits"], batch["global_tokens"], global_known(mask))
+    if "global_au_logits" in out: terms["gau"] = au_loss(out["global_au_logits"], labels, mask, au_weights, pos_weight, au_norm)
     total = sum(getattr(w, k) * v for k, v in terms.items())
     return dict(total=total, **terms)
 
@@ -135,7 +145,7 @@ def _describe(self, images: torch.Tensor,          # [B,3,H,W] normalised images
         if self.global_decoder is not None:
             dec = self.global_decoder
             tok, sc, att = dec.beam_search(V.flatten(2).transpose(1, 2).to(dec.out.weight.dtype), beam or self.cfg.beam,
-                                           max_global_len or self.max_global_len)
+                                           max_global_len or self.max_global_len, length_norm=self.cfg.length_norm)
             out.update(global_tokens=tok, global_scores=sc, global_attn=att.view(B, -1, h, w))
         return out
     finally: self.train(was_training)
