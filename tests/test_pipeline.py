@@ -50,12 +50,13 @@ def test_dvc_repro_end_to_end(project):
     r = dvc("repro", cwd=project)
     assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
     rep = project / "reports"
-    for f in ["tables/table1.md", "tables/table2.md", "tables/table4_bp4d.md", "figures/fig3.html",
+    for f in ["tables/table1.md", "tables/table2.md", "tables/table4_bp4d.md", "tables/explanations_bp4d.md", "figures/fig3.html",
               "figures/fig4.html", "figures/fig5.html", "index.md", "index.html", "synth/au_grid.png",
               "ablation/variant2/ablation.ipynb", "ablation/variant5/ablation.ipynb"]:
         assert (rep / f).is_file(), f
     index = (rep / "index.md").read_text()
     assert "synthetic twin" in index and "table2" in index and "fig4.html" in index
+    assert "local: balanced agreement" in index and "Local bal. agr." in index  # the explanation metrics
     table2 = (rep / "tables" / "table2.md").read_text()
     assert "VL-FAU" in table2 and "synthetic twin" in table2  # our row beside the paper's, labelled with its data
     # the executed ablation notebook ran with the sweep's value, not its default

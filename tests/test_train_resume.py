@@ -104,12 +104,20 @@ def test_evaluate_and_tables(runs):
     assert set(m["f1"]) == {f"AU{a}" for a in (1, 2, 4, 6, 9, 12, 25, 26)}
     assert 0 <= m["word_acc"]["local"] <= 1 and 0 <= m["consistency"]["local"]["share"] <= 1
     assert m["consistency"]["local"]["decisions"] == 36 * 8 and m["consistency"]["global"]["frames"] == 36
+    ex = m["explain"]  # the explanation metrics beside the older shares
+    assert set(ex) == {"local", "global", "fluency", "text"} and 0 <= ex["local"]["balanced"] <= 1 and m["seed"] == 0
+    assert ex["global"]["exact"] == m["consistency"]["global"]["share"] and 0 <= ex["global"]["agreement"] <= 1
+    assert ex["text"]["global"]["n"] == 36 and ex["text"]["local"]["n"] == sum(map(sum, m["counts"].values()))  # known labels
+    assert 0 <= ex["fluency"]["local"]["share"] <= 1 and 0 <= ex["fluency"]["global"]["share"] <= 1
+    assert "balanced agreement" in e.stdout and "fluency local" in e.stdout
     pred = (rep / "eval" / "disfa" / "fold1" / "full_predictions.csv").read_text().splitlines()
     assert len(pred) == 37 and pred[0].startswith("key,subject,au1,p1,pred1")
     t = run([VLFAU, "tables", *common], twin)
     assert t.returncode == 0, t.stderr[-3000:]
     t1 = (rep / "tables" / "table1.md").read_text()
     assert "ours: full (synthetic twin, demo profile, fold 1 of 3)" in t1 and "VL-FAU (paper)" in t1
+    ex_md = (rep / "tables" / "explanations_disfa.md").read_text()
+    assert "| local: balanced agreement (mean over AUs of the present and absent sides) |" in ex_md and "| fold 1 | mean |" in ex_md
 
 
 def test_missing_model_is_a_clear_error(twin):

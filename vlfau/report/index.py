@@ -41,6 +41,10 @@ def provenance(params: Params) -> dict:
 # %% ../../nbs/65_report.index.ipynb #a9179e9d
 SECTION_ORDER = ("tables", "figures", "ablation", "synth", "align", "captions", "metrics")  # the rest follow, sorted
 
+def _order(f: Path) -> tuple:
+    "Files of a section: the paper's tables (table<n>...) first, then the rest; each by path."
+    return (not f.name.startswith("table"), f.as_posix())
+
 def _title(p: Path) -> str:
     for line in p.read_text().splitlines():
         if line.startswith("#"): return line.lstrip("#").strip()
@@ -57,7 +61,7 @@ def build_index(params: Params, reports: Path | None = None) -> str:
     dirs = sorted((p for p in reports.iterdir() if p.is_dir() and not p.name.startswith(".")),
                   key=lambda p: (SECTION_ORDER.index(p.name) if p.name in SECTION_ORDER else len(SECTION_ORDER), p.name))
     for d in dirs:
-        files = sorted(f for f in d.rglob("*") if f.is_file() and not f.name.startswith("."))
+        files = sorted((f for f in d.rglob("*") if f.is_file() and not f.name.startswith(".")), key=_order)
         if not files: continue
         lines += [f"## {d.name}", ""]
         for f in files:
