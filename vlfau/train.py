@@ -361,6 +361,7 @@ def main(args, params: Params):
     from vlfau.model.checkpoint import save_checkpoint
     from functools import partial
     from vlfau.model.dair import pos_weights
+    from vlfau.captions.text import GLOBAL_PHRASES
     from vlfau.model.vlfau import compute_loss
     params = with_variant(params, args.variant)
     d = init_dist(params.train.device)
@@ -371,7 +372,10 @@ def main(args, params: Params):
         if d.main: print(f"training {run}: {len(ds)} frames, {d.world} process(es) on {d.device}", flush=True)
         pw = pos_weights(fold.rates, params.train.pos_weight)
         lpw = pos_weights(fold.rates, params.train.local_pos_weight)
-        loss_fn = partial(compute_loss, pos_weight=pw, au_norm=params.train.au_norm, local_pos_weight=lpw)
+        gpw = pos_weights(fold.rates, params.train.global_pos_weight)
+        phrases = [torch.tensor(caps.vocab.encode(GLOBAL_PHRASES[a])[1:-1]) for a in fold.aus]
+        loss_fn = partial(compute_loss, pos_weight=pw, au_norm=params.train.au_norm, local_pos_weight=lpw,
+                          global_phrases=phrases, global_pos_weight=gpw)
         hist = fit(params, run, ds, model, loss_fn, fold.aus, fold.weights, d,
                    config=run_config(params, args.dataset, args.fold), restart=args.restart,
                    save_model=lambda m, path: save_checkpoint(path, m, caps.vocab, extra={

@@ -87,13 +87,15 @@ AttnLSTMDecoder.forward = _forward
 def caption_nll(logits: torch.Tensor,    # [..., T-1, V]
                 tokens: torch.Tensor,    # [..., T] reference tokens
                 weight: Optional[torch.Tensor] = None,  # [...] per-sequence weight (0 drops it)
+                word_weight: Optional[torch.Tensor] = None,  # [..., T-1] per-word weight of the words predicted; None: 1
                 ) -> torch.Tensor:
-    "Eq. 10/11: mean over sequences of the per-word NLL of each reference."
+    "Eq. 10/11: mean over sequences of the per-word NLL of each reference (a weighted mean over words with `word_weight`)."
     tgt = tokens[..., 1:]
     nll = F.cross_entropy(logits.flatten(0, -2), tgt.flatten(), ignore_index=PAD, reduction="none").view(tgt.shape)
-    n = (tgt != PAD).sum(-1)
+    ww = (tgt != PAD).to(nll) * (1. if word_weight is None else word_weight.to(nll))
+    n = ww.sum(-1)
     w = (n > 0).to(nll) * (1. if weight is None else weight.to(nll))
-    return (w * nll.sum(-1) / n.clamp_min(1)).sum() / w.sum().clamp_min(1e-12)
+    return (w * (ww * nll).sum(-1) / n.clamp_min(1e-12)).sum() / w.sum().clamp_min(1e-12)
 
 # %% ../../nbs/42_model.decoder.ipynb #2b5edc81
 def _word_gates(self):

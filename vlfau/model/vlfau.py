@@ -17,8 +17,8 @@ from .decoder import PAD, AttnLSTMDecoder, caption_nll
 from .stem import MultiScaleStem
 
 # %% auto #0
-__all__ = ['VARIANTS', 'pick_branches', 'VLFAU', 'local_targets', 'global_known', 'compute_loss', 'variant_params', 'variant_of',
-           'build_model']
+__all__ = ['VARIANTS', 'pick_branches', 'VLFAU', 'local_targets', 'phrase_word_weights', 'global_known', 'compute_loss',
+           'variant_params', 'variant_of', 'build_model']
 
 # %% ../../nbs/43_model.vlfau.ipynb #d51ae236
 def pick_branches(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -100,6 +100,22 @@ def local_targets(out: dict, batch: dict, pos_weight: Optional[torch.Tensor] = N
     idx = out["local_index"]
     return pick_branches(tokens, idx), None if mask is None else pick_branches(mask, idx)
 
+def phrase_word_weights(tokens: torch.Tensor,   # [B,T] global references
+                        phrases,                # per AU branch: its global phrase's token ids (LongTensor [m])
+                        weight: torch.Tensor    # [A] weight of the words of each AU's phrase
+                        ) -> torch.Tensor:
+    "[B,T-1] weights of the predicted words (tokens after <start>): `weight[j]` on the words of AU j's phrase, 1 elsewhere."
+    tgt = tokens[:, 1:]
+    out = torch.ones(tgt.shape, dtype=weight.dtype, device=tgt.device)
+    for j, p in enumerate(phrases):
+        m = len(p)
+        if not 0 < m <= tgt.shape[1]: continue
+        hit = (tgt.unfold(1, m, 1) == p.to(tgt.device)).all(-1)  # [B, T-m]: the phrase starts here
+        cover = torch.zeros_like(tgt, dtype=torch.bool)
+        for k in range(m): cover[:, k:k + hit.shape[1]] |= hit
+        out = torch.where(cover, weight[j].to(out), out)
+    return out
+
 def global_known(mask: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
     "[B] 1 for the frames whose every label is known: only their global description may teach (or score) an AU as not mentioned."
     return None if mask is None else (mask > 0).all(-1).float()
@@ -111,6 +127,8 @@ def compute_loss(out: dict,                    # the model's forward output
                  pos_weight: Optional[torch.Tensor] = None,  # [A] positive-term weights of the AU losses; None: 1
                  au_norm: str = "weights",   # eq. 8's normaliser (params.train.au_norm, vlfau.model.dair.AU_NORMS)
                  local_pos_weight: Optional[torch.Tensor] = None,  # [A] weights of present AUs' local descriptions; None: 1
+                 global_phrases=None,        # per AU: the token ids of its global phrase (needed by global_pos_weight)
+                 global_pos_weight: Optional[torch.Tensor] = None,  # [A] weights of the words of present AUs' global phrases
                  ) -> dict:
     "Eq. 12: dict(total, fau, lgen, ggen, gau) of scalar tensors."
     w = weights or LossWeights()
@@ -118,7 +136,10 @@ def compute_loss(out: dict,                    # the model's forward output
     zero = out["logits"].new_zeros(())
     terms = dict(fau=au_loss(out["logits"], labels, mask, au_weights, pos_weight, au_norm), lgen=zero, ggen=zero, gau=zero)
     if "local_logits" in out: terms["lgen"] = caption_nll(out["local_logits"], *local_targets(out, batch, local_pos_weight))
-    if "global_logits" in out: terms["ggen"] = caption_nll(out["global_logits"], batch["global_tokens"], global_known(mask))
+    if "global_logits" in out:
+        g = batch["global_tokens"]
+        ww = None if global_pos_weight is None else phrase_word_weights(g, global_phrases, global_pos_weight)
+        terms["ggen"] = caption_nll(out["global_logits"], g, global_known(mask), ww)
     if "global_au_logits" in out: terms["gau"] = au_loss(out["global_au_logits"], labels, mask, au_weights, pos_weight, au_norm)
     total = sum(getattr(w, k) * v for k, v in terms.items())
     return dict(total=total, **terms)
