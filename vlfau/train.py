@@ -362,6 +362,7 @@ def main(args, params: Params):
     from functools import partial
     from vlfau.model.dair import pos_weights
     from vlfau.captions.text import GLOBAL_PHRASES
+    from vlfau.model.stem import backbone_weights
     from vlfau.model.vlfau import compute_loss
     params = with_variant(params, args.variant)
     d = init_dist(params.train.device)
@@ -381,6 +382,7 @@ def main(args, params: Params):
                    save_model=lambda m, path: save_checkpoint(path, m, caps.vocab, extra={
                        "dataset": args.dataset, "fold": args.fold, "variant": variant_name(params.model),
                        "profile": params.profile, "threshold": params.evaluate.threshold,
+                       "backbone_weights": backbone_weights(m.stem.body, params.model.pretrained),
                        "data": {"resize": params.data.resize, "crop": params.data.crop,
                                 "face": params.data.face, "norm": params.data.norm}, "align_size": params.align.size}))
         if d.main:

@@ -14,7 +14,8 @@ from torch import nn
 from ..core import VlfauError, import_timm
 
 # %% auto #0
-__all__ = ['default_cfgs', 'POOLS', 'SmallCNN', 'vlfau_cnn', 'create_backbone', 'is_channels_last', 'MultiScaleStem']
+__all__ = ['default_cfgs', 'POOLS', 'SmallCNN', 'vlfau_cnn', 'create_backbone', 'backbone_weights', 'is_channels_last',
+           'MultiScaleStem']
 
 # %% ../../nbs/40_model.stem.ipynb #d93394e8
 def _conv_block(cin: int, cout: int) -> list[nn.Module]:
@@ -70,6 +71,12 @@ def create_backbone(name: str,                  # a timm model name
         raise
     except (TypeError, ValueError) as e:  # unknown kwargs, impossible sizes
         raise VlfauError(f"model.backbone = {name!r} with backbone_kwargs {kwargs}: {e}") from None
+
+def backbone_weights(body: nn.Module, pretrained: str) -> dict:
+    "Which initial weights a backbone was built with, as a checkpoint records them: timm's architecture and weight tag, and where from."
+    cfg = dict(getattr(body, "pretrained_cfg", None) or {})
+    return {"pretrained": pretrained, "architecture": cfg.get("architecture"), "tag": cfg.get("tag"),
+            "hf_hub_id": cfg.get("hf_hub_id") if pretrained == "imagenet" else None}
 
 # %% ../../nbs/40_model.stem.ipynb #93e0908e
 def is_channels_last(body: nn.Module, img_size: int) -> bool:
