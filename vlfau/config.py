@@ -247,9 +247,11 @@ class AblationParams:
     variants: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])  # Table 4 rows
     dataset: str = "bp4d"
     folds: list[int] = field(default_factory=lambda: [1])
+    seeds: list[int] = field(default_factory=list)  # train.seed of each repetition; []: train.seed only (Table 4: mean ± sd)
 
     def check(self, key):
         for i, v in enumerate(self.variants): _need(v in (1, 2, 3, 4, 5), f"{key}.variants[{i}]", v, "a Table 4 row in 1..5")
+        _need(len(set(self.seeds)) == len(self.seeds), f"{key}.seeds", self.seeds, "no seed twice")
         _need(self.dataset in DATASET_AUS, f"{key}.dataset", self.dataset, f"one of {sorted(DATASET_AUS)}")
         for i, k in enumerate(self.folds): _need(k in (1, 2, 3), f"{key}.folds[{i}]", k, "a fold in 1..3")
 
@@ -328,11 +330,13 @@ class Params:
 
     def to_dict(self) -> dict: return dataclasses.asdict(self)
 
-    def ablation_view(self, variant: int) -> "Params":
-        "These parameters as Table 4 row `variant` of the sweep sees them: its own runs and evaluation folders."
+    def ablation_view(self, variant: int, seed: Optional[int] = None) -> "Params":
+        "These parameters as Table 4 row `variant` of the sweep sees them: its own runs and evaluation folders (a `seed<s>/` folder for a seed other than train.seed)."
         p = copy.deepcopy(self)
         p.paths.runs = f"{self.paths.ablation}/variant{variant}"
         p.paths.eval = f"{self.paths.reports}/ablation/variant{variant}"
+        if seed is not None and seed != self.train.seed:
+            p.paths.runs, p.paths.eval, p.train.seed = f"{p.paths.runs}/seed{seed}", f"{p.paths.eval}/seed{seed}", seed
         return p
 
 # %% ../nbs/02_config.ipynb #7857849e
