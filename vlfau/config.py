@@ -212,11 +212,13 @@ class TrainParams:
     au_norm: str = "weights"     # eq. 8's normaliser: 'weights' (summed gamma of known labels) or 'paper' (1/N as printed)
     local_pos_weight: float = 0.0  # present AUs' local descriptions weigh ((1-r)/r)**local_pos_weight in eq. 10; 0: eq. 10 as is
     global_pos_weight: float = 0.0  # the words of present AUs' global phrases weigh ((1-r)/r)**global_pos_weight in eq. 11
+    state_weight: float = 0.0    # added weight, in eq. 10's mean over words, of the word that says the AU's state
 
     def check(self, key):
         _need(self.pos_weight >= 0, f"{key}.pos_weight", self.pos_weight, "an exponent >= 0 (0: off, 1: (1-r)/r)")
         _need(self.local_aus >= 0, f"{key}.local_aus", self.local_aus, "a number of AUs >= 0 (0: all)")
         _need(self.au_norm in ("weights", "paper"), f"{key}.au_norm", self.au_norm, "'weights' or 'paper'")
+        _need(self.state_weight >= 0, f"{key}.state_weight", self.state_weight, "a weight >= 0")
         for name in ("local_pos_weight", "global_pos_weight"):
             _need(getattr(self, name) >= 0, f"{key}.{name}", getattr(self, name), "an exponent >= 0 (0: off, 1: (1-r)/r)")
         _need(self.epochs >= 1, f"{key}.epochs", self.epochs, "at least 1 epoch")

@@ -376,7 +376,8 @@ def main(args, params: Params):
         gpw = pos_weights(fold.rates, params.train.global_pos_weight)
         phrases = [torch.tensor(caps.vocab.encode(GLOBAL_PHRASES[a])[1:-1]) for a in fold.aus]
         loss_fn = partial(compute_loss, pos_weight=pw, au_norm=params.train.au_norm, local_pos_weight=lpw,
-                          global_phrases=phrases, global_pos_weight=gpw)
+                          global_phrases=phrases, global_pos_weight=gpw, local_refs=(caps.local, caps.n_para),
+                          state_weight=params.train.state_weight)
         hist = fit(params, run, ds, model, loss_fn, fold.aus, fold.weights, d,
                    config=run_config(params, args.dataset, args.fold), restart=args.restart,
                    save_model=lambda m, path: save_checkpoint(path, m, caps.vocab, extra={

@@ -17,8 +17,8 @@ from .decoder import PAD, AttnLSTMDecoder, caption_nll
 from .stem import MultiScaleStem
 
 # %% auto #0
-__all__ = ['VARIANTS', 'pick_branches', 'VLFAU', 'local_targets', 'phrase_word_weights', 'global_known', 'compute_loss',
-           'variant_params', 'variant_of', 'build_model']
+__all__ = ['VARIANTS', 'pick_branches', 'VLFAU', 'local_targets', 'phrase_word_weights', 'state_word_weights', 'global_known',
+           'compute_loss', 'variant_params', 'variant_of', 'build_model']
 
 # %% ../../nbs/43_model.vlfau.ipynb #d51ae236
 def pick_branches(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -116,6 +116,24 @@ def phrase_word_weights(tokens: torch.Tensor,   # [B,T] global references
         out = torch.where(cover, weight[j].to(out), out)
     return out
 
+def state_word_weights(tokens: torch.Tensor,   # [N,T] local references
+                       branch: torch.Tensor,   # [N] the AU branch (index into the AUs) of each
+                       state: torch.Tensor,    # [N] the state each describes: 1 active, 0 inactive
+                       local: torch.Tensor,    # [A,2,P,T] every reference paraphrase per AU and state (CaptionSet.local)
+                       n_para: torch.Tensor,   # [A,2] how many of the P are real
+                       weight: float           # added to the weight of the word that decides the state
+                       ) -> torch.Tensor:
+    "[N,T-1] weights of the predicted words: 1, plus `weight` on the first word no paraphrase of the other state shares (the word that says the state)."
+    tgt = tokens[:, 1:]
+    other = local.to(tokens.device)[branch, 1 - state.long()]                      # [N,P,T]
+    real = torch.arange(other.shape[1], device=tokens.device) < n_para.to(tokens.device)[branch, 1 - state.long()][:, None]
+    shared = ((other[..., 1:] == tgt[:, None]).long().cumprod(-1).bool() & real[..., None]).any(1)  # [N,T-1] prefix still common
+    first = (~shared).float().argmax(-1)
+    w = torch.ones(tgt.shape, device=tokens.device)
+    live = (~shared).any(-1) & (tgt.gather(1, first[:, None])[:, 0] != PAD)
+    w[torch.arange(len(w), device=w.device)[live], first[live]] += weight
+    return w
+
 def global_known(mask: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
     "[B] 1 for the frames whose every label is known: only their global description may teach (or score) an AU as not mentioned."
     return None if mask is None else (mask > 0).all(-1).float()
@@ -129,13 +147,23 @@ def compute_loss(out: dict,                    # the model's forward output
                  local_pos_weight: Optional[torch.Tensor] = None,  # [A] weights of present AUs' local descriptions; None: 1
                  global_phrases=None,        # per AU: the token ids of its global phrase (needed by global_pos_weight)
                  global_pos_weight: Optional[torch.Tensor] = None,  # [A] weights of the words of present AUs' global phrases
+                 local_refs=None,            # (local [A,2,P,T], n_para [A,2]) of the caption set (needed by state_weight)
+                 state_weight: float = 0.,   # added weight of the word that says the state in each local description
                  ) -> dict:
     "Eq. 12: dict(total, fau, lgen, ggen, gau) of scalar tensors."
     w = weights or LossWeights()
     labels, mask = batch["labels"], batch.get("mask")
     zero = out["logits"].new_zeros(())
     terms = dict(fau=au_loss(out["logits"], labels, mask, au_weights, pos_weight, au_norm), lgen=zero, ggen=zero, gau=zero)
-    if "local_logits" in out: terms["lgen"] = caption_nll(out["local_logits"], *local_targets(out, batch, local_pos_weight))
+    if "local_logits" in out:
+        tok, seq_w = local_targets(out, batch, local_pos_weight)
+        ww = None
+        if state_weight:
+            B, k = tok.shape[:2]
+            branch = out["local_index"] if "local_index" in out else torch.arange(k, device=tok.device).expand(B, k)
+            ww = state_word_weights(tok.flatten(0, 1), branch.flatten(), pick_branches(labels, branch).flatten(),
+                                    *local_refs, state_weight).view(B, k, -1)
+        terms["lgen"] = caption_nll(out["local_logits"], tok, seq_w, ww)
     if "global_logits" in out:
         g = batch["global_tokens"]
         ww = None if global_pos_weight is None else phrase_word_weights(g, global_phrases, global_pos_weight)
