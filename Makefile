@@ -24,7 +24,8 @@ $(STAMP): settings.ini setup.py pyproject.toml
 	@touch $(STAMP)
 
 repro: setup
-	$(BIN)/dvc repro
+	# the stages' commands (vlfau, papermill) come from the environment: put it first on PATH for dvc
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 test: setup
 	$(BIN)/nbdev_test --flags "$(TEST_FLAGS)"
