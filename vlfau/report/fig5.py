@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 from ..aus import get_au
 from ..core import VlfauError
 from ..predict_render import overlay
+from ..captions.text import stated_activation
 
 # %% auto #0
 __all__ = ['WRONG', 'RIGHT', 'Example', 'choose_examples', 'png_uri', 'from_uri', 'figure5']
@@ -86,6 +87,12 @@ def from_uri(uri: str) -> np.ndarray:
 def _mark(t: int, p: int) -> str:
     return "–" if t < 0 else "✓" if t == p else "✗"
 
+def _says(text: str, au: int, p: int) -> str:
+    "What a local description states about its AU, and whether that is the decision: 'active ✓', 'inactive ✗', 'unclear ✗', or '' without one."
+    if not text: return ""
+    s = stated_activation(text, au)
+    return ("unclear" if s is None else "active" if s else "inactive") + (" ✓" if s is not None and s == bool(p) else " ✗")
+
 def figure5(examples: list[Example],
             threshold: float = 0.5,   # decision threshold (params.evaluate.threshold)
             title: str = "Figure 5: explainable AU recognition",
@@ -114,12 +121,14 @@ def figure5(examples: list[Example],
         cells = [[get_au(a).code + " " + get_au(a).name for a in e.aus],
                  [_mark(t, p) + (" present" if t == 1 else " absent" if t == 0 else " unknown") for t, p in zip(e.truth, pred)],
                  [f"{'present' if p else 'absent'} ({q:.2f})" for p, q in zip(pred, e.probs)],
+                 [_says(s, a, p) for s, a, p in zip(e.local, e.aus, pred)],
                  [s or "(no local generator)" for s in e.local]]
-        fig.add_trace(go.Table(columnwidth=[1.4, 0.9, 0.9, 6.8],
-                               header=dict(values=["AU", "truth", "predicted (p)", "local description (generated)"],
+        fig.add_trace(go.Table(columnwidth=[1.4, 0.9, 0.9, 0.9, 6.8],
+                               header=dict(values=["AU", "truth", "predicted (p)", "description says",
+                                                   "local description (generated)"],
                                            align="left", fill_color="#e8e8e8"),
                                cells=dict(values=cells, align="left", height=28,
-                                          font=dict(color=[[WRONG if x else RIGHT for x in errs]] * 4))), row=r + 1, col=1)
+                                          font=dict(color=[[WRONG if x else RIGHT for x in errs]] * 5))), row=r + 1, col=1)
         fig.add_trace(go.Table(header=dict(values=["global description (generated)"], align="left", fill_color="#e8e8e8"),
                                cells=dict(values=[[e.global_text or "(no global generator)"]], align="left")),
                       row=r + 2, col=1)
