@@ -65,6 +65,8 @@ def _read(path: Path) -> dict:
         if k not in ckpt: raise VlfauError(f"{path}: not a vlfau checkpoint: key {k!r} is missing")
     if ckpt["version"] != CHECKPOINT_VERSION:
         raise VlfauError(f"{path}: checkpoint version {ckpt['version']!r}, expected {CHECKPOINT_VERSION}")
+    if isinstance(ckpt["model"], dict) and "au_query" not in ckpt["model"]:  # written before model.au_query existed:
+        ckpt["model"]["au_query"] = "local_decoder.query.weight" in ckpt["state_dict"]  # the offset was always on then
     return ckpt
 
 def load_checkpoint(path: str | os.PathLike,   # a file save_checkpoint wrote

@@ -103,7 +103,6 @@ EXPLAIN_ROWS = (  # key, what the row shows, where the fraction lies in an evalu
     ("global_fluency",    "global fluency",                                                           ("explain", "fluency", "global", "share")),
     ("local_bleu4",       "local BLEU-4",                                                             ("explain", "text", "local", "bleu4")),
     ("local_rouge_l",     "local ROUGE-L",                                                            ("explain", "text", "local", "rouge_l")),
-    ("local_cider",       "local CIDEr-D",                                                            ("explain", "text", "local", "cider")),
     ("local_bleu4_bal",   "local BLEU-4, mean of the two true states",                                ("explain", "text", "local", "balanced", "bleu4")),
     ("local_rouge_l_bal", "local ROUGE-L, mean of the two true states",                               ("explain", "text", "local", "balanced", "rouge_l")),
     ("local_cider_bal",   "local CIDEr-D, mean of the two true states",                               ("explain", "text", "local", "balanced", "cider")),
