@@ -1,6 +1,9 @@
 """`torchrun --nproc_per_node=2 vlfau train` (gloo on CPU) matches one process with the same global batch.
 
-Tolerance: every weight within 1e-4 (absolute) and every logged loss within 1e-4 (relative). Both runs see the same
+Tolerance: every weight within 5e-4 (absolute) and every logged loss within 1e-4 (relative). Floating-point order
+alone moves a weight by 1-2e-4 over the two epochs (measured: 1.0e-4 with eq. 10-11's word and description
+weights off, 1.8e-4 with the demo's); a weighted mean normalised per process instead of over the whole batch moved
+one by 0.23 (`vlfau.core.mean_denominator`). Both runs see the same
 batches (the two ranks' halves make up the one-process batch) and the same augmentations (seeded per item); dropout and
 the Swin's stochastic depth are off, since each rank draws its own masks. What remains is floating-point order: gradients are averaged over the
 ranks' halves by all-reduce instead of over the whole batch at once, and each rank runs on one thread.
@@ -36,7 +39,7 @@ def test_two_gloo_processes_match_one(twin):
     w1 = torch.load(r1 / "model.pt", weights_only=True)["state_dict"]
     w2 = torch.load(r2 / "model.pt", weights_only=True)["state_dict"]
     worst = max(float((w1[k].float() - w2[k].float()).abs().max()) for k in w1 if w1[k].numel())
-    assert worst < 1e-4, worst
+    assert worst < 5e-4, worst
     h1 = torch.load(r1 / "state.pt", weights_only=True)["history"]
     h2 = torch.load(r2 / "state.pt", weights_only=True)["history"]
     assert [h["step"] for h in h1] == [h["step"] for h in h2] == [6, 12]

@@ -11,7 +11,8 @@ from typing import Callable
 import numpy as np
 
 # %% auto #0
-__all__ = ['apply_torchvision_shim', 'import_timm', 'VlfauError', 'atomic_path', 'atomic_write', 'seed_everything']
+__all__ = ['apply_torchvision_shim', 'import_timm', 'VlfauError', 'atomic_path', 'atomic_write', 'seed_everything',
+           'mean_denominator']
 
 # %% ../nbs/00_core.ipynb #4d86f37f
 _SHIM_SCHEMAS = (
@@ -79,3 +80,12 @@ def seed_everything(seed: int):
     "Seed Python, NumPy and torch (CPU and CUDA)."
     import torch
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
+
+# %% ../nbs/00_core.ipynb #97fe70f0
+def mean_denominator(total):
+    "The denominator of a weighted mean whose batch is split between DDP processes: the mean over processes of `total` (Σw), detached; `total` itself in one process."
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1: return total
+    t = total.detach().clone()
+    dist.all_reduce(t)
+    return t / dist.get_world_size()

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core import mean_denominator
+
 # %% auto #0
 __all__ = ['AU_NORMS', 'PerAULinear', 'DAIR', 'AUClassifier', 'LinearBranches', 'au_loss', 'pos_weights']
 
@@ -89,7 +91,7 @@ def au_loss(logits: torch.Tensor,                  # [B,A] AU logits
     pw = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=logits.dtype, device=logits.device)
     bce = F.binary_cross_entropy_with_logits(logits, y, reduction="none", pos_weight=pw)
     if norm == "paper": return (w * bce).sum() / (B * A)
-    return (w * bce).sum() / w.sum().clamp_min(1e-12)
+    return (w * bce).sum() / mean_denominator(w.sum()).clamp_min(1e-12)
 
 # %% ../../nbs/41_model.dair.ipynb #7d21b088
 def pos_weights(rates, power: float = 1.0) -> Optional[torch.Tensor]:

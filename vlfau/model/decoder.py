@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core import mean_denominator
+
 PAD, START, END, UNK = 0, 1, 2, 3  # the caption vocabulary's special ids (vlfau.captions)
 
 # %% auto #0
@@ -95,7 +97,7 @@ def caption_nll(logits: torch.Tensor,    # [..., T-1, V]
     ww = (tgt != PAD).to(nll) * (1. if word_weight is None else word_weight.to(nll))
     n = ww.sum(-1)
     w = (n > 0).to(nll) * (1. if weight is None else weight.to(nll))
-    return (w * (ww * nll).sum(-1) / n.clamp_min(1e-12)).sum() / w.sum().clamp_min(1e-12)
+    return (w * (ww * nll).sum(-1) / n.clamp_min(1e-12)).sum() / mean_denominator(w.sum()).clamp_min(1e-12)
 
 # %% ../../nbs/42_model.decoder.ipynb #2b5edc81
 def _word_gates(self):
