@@ -15,10 +15,10 @@ from .aus import CATALOGUE, DATASET_AUS
 from .core import VlfauError
 
 # %% auto #0
-__all__ = ['DecoderDtype', 'DECODER_DTYPES', 'ConfigError', 'PathParams', 'DatasetParams', 'DataParams', 'SynthParams',
-           'AlignParams', 'CaptionParams', 'ModelParams', 'LossWeights', 'TrainParams', 'EvalParams', 'AblationParams',
-           'FigureParams', 'PredictParams', 'Params', 'from_dict', 'parse_override', 'load_params', 'add_arguments',
-           'main']
+__all__ = ['AuNorm', 'AU_NORMS', 'DecoderDtype', 'DECODER_DTYPES', 'ConfigError', 'PathParams', 'DatasetParams', 'DataParams',
+           'SynthParams', 'AlignParams', 'CaptionParams', 'ModelParams', 'LossWeights', 'TrainParams', 'EvalParams',
+           'AblationParams', 'FigureParams', 'PredictParams', 'Params', 'from_dict', 'parse_override', 'load_params',
+           'add_arguments', 'main']
 
 # %% ../nbs/02_config.ipynb #c3dced18
 class ConfigError(VlfauError):
@@ -192,6 +192,9 @@ class LossWeights:
     def check(self, key):
         for f in fields(self): _need(getattr(self, f.name) >= 0, f"{key}.{f.name}", getattr(self, f.name), "a weight >= 0")
 
+AuNorm = Literal["weights", "paper"]
+AU_NORMS = typing.get_args(AuNorm)  # how eq. 8's weighted sum is normalised (vlfau.model.dair.au_loss)
+
 @dataclass
 class TrainParams:
     "The training recipe (paper section 4.1)."
@@ -209,7 +212,7 @@ class TrainParams:
     loss: LossWeights = field(default_factory=LossWeights)
     pos_weight: float = 0.0      # AU losses weigh present labels by ((1-r)/r)**pos_weight (r: fold rate); 0: eq. 8 as is
     local_aus: int = 0           # AU branches whose local description each image trains per step, drawn at random; 0: all
-    au_norm: str = "weights"     # eq. 8's normaliser: 'weights' (summed gamma of known labels) or 'paper' (1/N as printed)
+    au_norm: AuNorm = "weights"  # eq. 8's normaliser: 'weights' (summed gamma of known labels) or 'paper' (1/N as printed)
     local_pos_weight: float = 0.0  # present AUs' local descriptions weigh ((1-r)/r)**local_pos_weight in eq. 10; 0: eq. 10 as is
     global_pos_weight: float = 0.0  # the words of present AUs' global phrases weigh ((1-r)/r)**global_pos_weight in eq. 11
     state_weight: float = 0.0    # added weight, in eq. 10's mean over words, of the word that says the AU's state
@@ -217,7 +220,6 @@ class TrainParams:
     def check(self, key):
         _need(self.pos_weight >= 0, f"{key}.pos_weight", self.pos_weight, "an exponent >= 0 (0: off, 1: (1-r)/r)")
         _need(self.local_aus >= 0, f"{key}.local_aus", self.local_aus, "a number of AUs >= 0 (0: all)")
-        _need(self.au_norm in ("weights", "paper"), f"{key}.au_norm", self.au_norm, "'weights' or 'paper'")
         _need(self.state_weight >= 0, f"{key}.state_weight", self.state_weight, "a weight >= 0")
         for name in ("local_pos_weight", "global_pos_weight"):
             _need(getattr(self, name) >= 0, f"{key}.{name}", getattr(self, name), "an exponent >= 0 (0: off, 1: (1-r)/r)")

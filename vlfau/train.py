@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from .config import Params
 from .core import VlfauError, atomic_path, atomic_write
 from .metrics import au_counts, metrics_from_counts, topk_word_hits
+from .model.decoder import PAD
 from .model.vlfau import VARIANTS as MODEL_VARIANTS, global_known, local_targets
 
 # %% auto #0
@@ -206,7 +207,7 @@ def known_global_tokens(batch: dict) -> torch.Tensor:
     "The global references with the frames that have an unknown label blanked to <pad>: they score no word, as they teach none."
     known = global_known(batch.get("mask"))
     g = batch["global_tokens"]
-    return g if known is None else torch.where(known[:, None] > 0, g, torch.zeros_like(g))
+    return g if known is None else g.masked_fill(known[:, None] == 0, PAD)
 
 def accumulate(acc: dict, out: dict, losses: dict, batch: dict, threshold: float):
     "Add one batch's losses, AU counts and word hits to `acc`."

@@ -11,10 +11,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import AU_NORMS
 from ..core import mean_denominator
 
 # %% auto #0
-__all__ = ['AU_NORMS', 'PerAULinear', 'DAIR', 'AUClassifier', 'LinearBranches', 'au_loss', 'pos_weights']
+__all__ = ['PerAULinear', 'DAIR', 'AUClassifier', 'LinearBranches', 'au_loss', 'pos_weights']
 
 # %% ../../nbs/41_model.dair.ipynb #ea2aa4e2
 class PerAULinear(nn.Module):
@@ -72,8 +73,6 @@ class LinearBranches(nn.Module):
     def forward(self, pooled: torch.Tensor) -> torch.Tensor: return F.relu(self.fc(pooled))
 
 # %% ../../nbs/41_model.dair.ipynb #63d4c767
-AU_NORMS = ("weights", "paper")  # how eq. 8's weighted sum is normalised (params.train.au_norm)
-
 def au_loss(logits: torch.Tensor,                  # [B,A] AU logits
             labels: torch.Tensor,                  # [B,A] 1 present, 0 absent (unknown: anything)
             mask: Optional[torch.Tensor] = None,   # [B,A] 1 known, 0 unknown
