@@ -50,3 +50,19 @@ def test_bad_input_exits_2_with_message(args, needle):
 def test_unknown_subcommand_is_a_usage_error():
     r = run("frobnicate")
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_params_composes_conf_into_params_yaml(tmp_path):
+    "`vlfau params` in a folder with only conf/: writes params.yaml, switches profiles, refuses an unknown one."
+    import shutil, yaml
+    shutil.copytree(ROOT / "conf", tmp_path / "conf")
+    r = run("params", "--profile", "paper", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    p = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    assert p["profile"] == "paper" and p["model"]["d"] == 512 and p["ablation"]["folds"] == [1, 2, 3]
+    r = run("params", cwd=tmp_path)  # conf/config.yaml's default profile
+    assert r.returncode == 0 and yaml.safe_load((tmp_path / "params.yaml").read_text())["profile"] == "demo"
+    assert (tmp_path / "params.yaml").read_text() == (ROOT / "params.yaml").read_text()  # the committed one is in step
+    r = run("params", "--profile", "gpu", cwd=tmp_path)
+    assert r.returncode == 2 and "profile = 'gpu'" in r.stderr and "'paper'" in r.stderr, r.stderr
+    assert yaml.safe_load((tmp_path / "params.yaml").read_text())["profile"] == "demo"  # nothing half-written

@@ -153,3 +153,23 @@ def test_killed_run_resumes_to_the_same_output(ckpt, tmp_path):
     assert r.returncode == 0, r.stderr
     for name in ("predictions.csv", "predictions.jsonl"):
         assert (killed / name).read_text() == (whole / name).read_text(), name
+
+
+def test_checkpoint_alone_is_enough(media, tmp_path):
+    "In a folder with no params.yaml, `-c model.pt` is all it takes: the checkpoint holds its run's parameters."
+    from vlfau.config import load_params
+    from vlfau.model.checkpoint import save_checkpoint
+    from vlfau.test_utils import tiny_model, tiny_vocab
+    p = load_params(ROOT / "params.yaml", overrides=["evaluate.threshold=0.99"]).to_dict()
+    save_checkpoint(tmp_path / "model.pt", tiny_model(), tiny_vocab(), extra={"params": p})
+    r = run(media / "one.jpg", "-c", "model.pt", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    csv = pd.read_csv(next((tmp_path / "reports" / "predict").glob("*.csv")))
+    probs = csv[[c for c in csv.columns if c.endswith("_p")]].to_numpy()
+    states = csv[[c for c in csv.columns if c.endswith("_c")]].to_numpy()
+    assert len(csv) == 1 and (probs >= 0.5).any()  # so that 0.5 and the run's threshold would decide differently
+    assert ((probs >= 0.99) == states).all()       # the run's own threshold decides
+    old = tmp_path / "old"; old.mkdir()
+    save_checkpoint(old / "model.pt", tiny_model(), tiny_vocab(), extra={"threshold": 0.5})
+    r = run(media / "one.jpg", "-c", "model.pt", cwd=old)
+    assert r.returncode == 2 and "--params" in r.stderr and "model.pt" in r.stderr, r.stderr

@@ -14,6 +14,7 @@ __all__ = ['STAGES', 'installed', 'available', 'build_parser', 'main']
 
 # %% ../nbs/03_cli.ipynb #694aae7b
 STAGES: dict[str, tuple[str, str]] = {  # subcommand: (module, one-line help)
+    "params":   ("vlfau.config",            "compose conf/ into params.yaml (--profile NAME switches the profile)"),
     "config":   ("vlfau.config",            "print the resolved parameters (profile and overrides applied)"),
     "synth":    ("vlfau.data.synth",     "write the synthetic twin of BP4D and DISFA in their real formats"),
     "manifest": ("vlfau.data.manifest",  "read a dataset as distributed into a frame manifest"),
@@ -51,7 +52,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, (mod, doc) in available().items():
         p = sub.add_parser(name, help=doc, description=doc)
         p.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
-        p.add_argument("--profile", default=None, help="profile to apply, e.g. paper (default: the file's `profile`)")
+        p.add_argument("--profile", default=None, help="profile to apply, e.g. paper (default: the file's `profile`; composed from conf/)")
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a parameter, e.g. --set train.epochs=2 (repeatable)")
         if name == command: importlib.import_module(mod).add_arguments(p)
@@ -67,8 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(command)
     args = parser.parse_args(argv)  # exits with 2 on a usage error
     try:
-        params = load_params(args.params, args.profile, args.overrides)
-        return int(importlib.import_module(STAGES[args.command][0]).main(args, params) or 0)
+        if args.command == "params": return int(importlib.import_module("vlfau.config").params_main(args) or 0)
+        mod = importlib.import_module(STAGES[args.command][0])
+        if hasattr(mod, "params_without_file") and not os.path.exists(args.params) and args.params == "params.yaml":
+            params = mod.params_without_file(args)  # e.g. `vlfau predict -c model.pt` anywhere: the checkpoint's own run
+        else: params = load_params(args.params, args.profile, args.overrides)
+        return int(mod.main(args, params) or 0)
     except VlfauError as e:
         print(f"vlfau {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code

@@ -12,13 +12,14 @@ from typing import Any, Literal, Optional, Union
 import yaml
 
 from .aus import CATALOGUE, DATASET_AUS
-from .core import VlfauError
+from .core import VlfauError, atomic_write
 
 # %% auto #0
-__all__ = ['AuNorm', 'AU_NORMS', 'DecoderDtype', 'DECODER_DTYPES', 'ConfigError', 'PathParams', 'DatasetParams', 'DataParams',
-           'SynthParams', 'AlignParams', 'CaptionParams', 'ModelParams', 'LossWeights', 'TrainParams', 'EvalParams',
-           'AblationParams', 'FigureParams', 'PredictParams', 'Params', 'from_dict', 'parse_override', 'load_params',
-           'add_arguments', 'main']
+__all__ = ['AuNorm', 'AU_NORMS', 'DecoderDtype', 'DECODER_DTYPES', 'PARAMS_HEADER', 'ConfigError', 'PathParams', 'DatasetParams',
+           'DataParams', 'SynthParams', 'AlignParams', 'CaptionParams', 'ModelParams', 'LossWeights', 'TrainParams',
+           'EvalParams', 'AblationParams', 'FigureParams', 'PredictParams', 'Params', 'from_dict', 'parse_override',
+           'profiles', 'compose', 'write_params', 'load_params', 'params_from_dict', 'add_arguments', 'main',
+           'params_main']
 
 # %% ../nbs/02_config.ipynb #c3dced18
 class ConfigError(VlfauError):
@@ -411,17 +412,6 @@ def from_dict(cls, d, key: str = ""):
     return obj
 
 # %% ../nbs/02_config.ipynb #a7815146
-def _merge(base: dict, over: dict, cls=None) -> dict:
-    "`over` on top of `base`: sections merge key by key, any other value (a list, a dict-valued field) is replaced."
-    cls = cls or Params
-    hints = typing.get_type_hints(cls) if is_dataclass(cls) else {}
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        sub = hints.get(k)
-        if is_dataclass(sub) and isinstance(v, dict) and isinstance(out.get(k), dict): out[k] = _merge(out[k], v, sub)
-        else: out[k] = copy.deepcopy(v)
-    return out
-
 def _set(d: dict, dotted: str, value):
     *parents, last = dotted.split(".")
     for p in parents:
@@ -435,32 +425,67 @@ def parse_override(s: str) -> tuple[str, Any]:
     k, v = s.split("=", 1)
     return k.strip(), yaml.safe_load(v)
 
+def profiles(conf: str | os.PathLike = "conf") -> list[str]:
+    "The profiles `conf/profile/` defines."
+    return sorted(f.stem for f in (Path(conf) / "profile").glob("*.yaml"))
+
+def compose(conf: str | os.PathLike = "conf",   # the folder: config.yaml and profile/<name>.yaml
+            overrides: list[str] | tuple = (),   # Hydra overrides: `profile=paper`, `train.epochs=2`
+            ) -> dict:
+    "The parameters `conf/` composes (Hydra, as `dvc exp run` does), type-checked; errors name the key and the file."
+    from hydra import compose as _compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+    conf = Path(conf).resolve()
+    if not (conf / "config.yaml").is_file(): raise VlfauError(f"{conf}/config.yaml: no such file (the parameters' source)")
+    name = next((o.split("=", 1)[1] for o in overrides if o.startswith("profile=")), None)
+    if name is not None:
+        _need(name in profiles(conf), "profile", name, f"a profile of {conf}/profile: {profiles(conf)}")
+    try:
+        with initialize_config_dir(str(conf), version_base=None):
+            raw = OmegaConf.to_container(_compose("config", overrides=list(overrides)), resolve=True)
+    except (HydraException, OmegaConfBaseException) as e:
+        raise VlfauError(f"{conf}: cannot compose the parameters: {str(e).splitlines()[0]}") from None
+    source = f"{conf}/profile/{raw.get('profile')}.yaml on {conf}/config.yaml"
+    try: from_dict(Params, raw)
+    except ConfigError as e: raise ConfigError(e.key, e.value, e.expected, source) from None
+    return raw
+
+PARAMS_HEADER = ("# Written by `vlfau params` (or `dvc exp run`) from conf/: edit conf/config.yaml and conf/profile/, not this file.\n"
+                 "# The resolved parameters of the profile below: what DVC tracks and every stage reads.\n")
+
+def write_params(path: str | os.PathLike = "params.yaml", conf: str | os.PathLike = "conf",
+                 overrides: list[str] | tuple = ()) -> Path:
+    "Compose `conf/` with `overrides` and write the result to `path`, only if it composes and type-checks."
+    from omegaconf import OmegaConf
+    raw = compose(conf, overrides)
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(PARAMS_HEADER + OmegaConf.to_yaml(raw)))
+
 def load_params(path: str | os.PathLike = "params.yaml", profile: Optional[str] = None,
                 overrides: list[str] | tuple = ()) -> Params:
-    "Read `path`, apply the profile (from the file or `profile`) and `key=value` overrides, and type-check it all."
+    "Read `path` (or, for another `profile`, compose it from the `conf/` beside it), apply `key=value` overrides, type-check it all."
     path = Path(path)
+    sets = [parse_override(o) for o in overrides]
+    profile = next((v for k, v in sets if k == "profile"), profile)
     if not path.exists(): raise VlfauError(f"{path}: no such parameters file")
     try: raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e: raise VlfauError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(raw, dict): raise ConfigError("params", raw, "a mapping of sections", source=str(path))
-    profiles = raw.pop("profiles", {}) or {}
-    _need(isinstance(profiles, dict), "profiles", profiles, "a mapping from profile name to overrides")
-    sets = [parse_override(o) for o in overrides]
-    for k, v in sets:
-        if k == "profile": profile = v
-    name = profile or raw.get("profile", "demo")
-    for k, over in profiles.items():  # every profile is checked, not only the one in force
-        _need(isinstance(over, dict), f"profiles.{k}", over, "a mapping of overrides")
-        try: from_dict(Params, _merge(raw, {**over, "profile": k}))
-        except ConfigError as e: raise ConfigError(f"profiles.{k}.{e.key}", e.value, e.expected, str(path)) from None
-    if name != "demo":
-        _need(name in profiles, "profile", name, f"'demo' or a profile of params.yaml: {sorted(profiles)}")
-        raw = _merge(raw, profiles[name])
-    raw["profile"] = name
-    for k, v in sets:
-        if k != "profile": _set(raw, k, v)
+    if "profiles" in raw: raise ConfigError("profiles", "...", "no such key: profiles live in conf/profile/<name>.yaml, "
+                                            "and params.yaml holds the one composed from them", str(path))
+    source = str(path)
+    if profile is not None and profile != raw.get("profile"):
+        raw, source = compose(path.parent / "conf", [f"profile={profile}"]), f"{path.parent / 'conf'} (profile {profile})"
+    return params_from_dict(raw, [o for o in overrides if parse_override(o)[0] != "profile"], source)
+
+def params_from_dict(raw: dict, overrides: list[str] | tuple = (), source: str = "params") -> Params:
+    "`Params` from a mapping (a checkpoint's stored run configuration, say) with `key=value` overrides on top; errors name `source`."
+    raw = copy.deepcopy(raw)
+    for k, v in map(parse_override, overrides): _set(raw, k, v)
     try: return from_dict(Params, raw)
-    except ConfigError as e: raise ConfigError(e.key, e.value, e.expected, str(path)) from None
+    except ConfigError as e: raise ConfigError(e.key, e.value, e.expected, source) from None
+
 
 # %% ../nbs/02_config.ipynb #7467ee7c
 def add_arguments(p):
@@ -471,3 +496,13 @@ def main(args, params: Params):
     import json
     d = params.to_dict()
     print(json.dumps(d, indent=1) if args.json else yaml.safe_dump(d, sort_keys=False), end="")
+
+def params_main(args) -> int:
+    "`vlfau params`: compose `conf/` (beside `--params`) into the parameters file."
+    path = Path(args.params)
+    before = path.read_text() if path.is_file() else None
+    over = ([f"profile={args.profile}"] if args.profile else []) + list(args.overrides)
+    write_params(path, path.parent / "conf", over)
+    prof = yaml.safe_load(path.read_text()).get("profile")
+    print(f"{path}: profile {prof}, composed from {path.parent / 'conf'}" + (" (unchanged)" if before == path.read_text() else ""))
+    return 0

@@ -20,13 +20,13 @@ import torch
 from .align.landmarks import FaceDetector, to_rgb8
 from .align.warp import align_face
 from .captions.text import global_description, local_description
-from .config import DECODER_DTYPES, Params, PredictParams, from_dict
+from .config import DECODER_DTYPES, Params, PredictParams, from_dict, params_from_dict
 from .core import VlfauError
 from .data.dataset import transform
 from .predict_io import FaceResult, Frame, MediaError, ResultWriter, find_media, iter_frames, media_kind, prefetch
 
 # %% auto #0
-__all__ = ['POLICY_TOO_LATE', 'Predictor', 'add_arguments', 'main']
+__all__ = ['POLICY_TOO_LATE', 'Predictor', 'add_arguments', 'params_without_file', 'main']
 
 # %% ../nbs/70_predict.ipynb #f5ecb98f
 class Predictor:
@@ -76,15 +76,15 @@ def _preprocessing(meta: dict, params, img_size: int):
             int(meta.get("align_size", params.align.size)))
 
 def _from_checkpoint(cls, path,            # a checkpoint written by `vlfau train` (vlfau.model.checkpoint)
-                     params=None,          # Params for what the checkpoint lacks, and `predict` (None: defaults)
+                     params=None,          # Params for what the checkpoint lacks, and `predict` (None: the run's own, stored in the checkpoint)
                      device: str = "cpu",  # where the model runs
                      **kw) -> "Predictor":  # Predictor arguments, overriding params.predict
     "A Predictor from a checkpoint file."
     from vlfau.captions.vocab import Vocab
     from vlfau.model.checkpoint import load_checkpoint
-    params = params or Params()
     ck = load_checkpoint(path)
     meta = ck.extra
+    params = params or (params_from_dict(meta["params"], source=f"{path} (its run's parameters)") if "params" in meta else Params())
     data, align_size = _preprocessing(meta, params, ck.img_size)
     thresholds = meta.get("thresholds", meta.get("threshold", params.evaluate.threshold))
     pp = params.predict
@@ -187,6 +187,15 @@ def _events(files, writer: ResultWriter, every: int):
             for fr in iter_frames(f, every, start=writer.resume_from(f)): yield f, fr
             yield f, "end"
         except MediaError as e: yield f, e
+
+def params_without_file(args) -> Params:
+    "With no parameters file (a folder outside the project): the checkpoint's own run configuration, `--set` on top."
+    from vlfau.model.checkpoint import load_checkpoint
+    if not Path(args.checkpoint).is_file(): raise VlfauError(f"{args.checkpoint}: no such checkpoint file")
+    meta = load_checkpoint(args.checkpoint).extra
+    if "params" not in meta: raise VlfauError(f"{args.checkpoint}: written before checkpoints stored their run's "
+                                             f"parameters; pass --params with the project's params.yaml")
+    return params_from_dict(meta["params"], args.overrides, f"{args.checkpoint} (its run's parameters)")
 
 def main(args, params):
     "Explain every face in the inputs; write CSV, JSON lines and optionally annotated media."

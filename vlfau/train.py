@@ -22,11 +22,11 @@ from .model.decoder import PAD
 from .model.vlfau import VARIANTS as MODEL_VARIANTS, global_known, local_targets
 
 # %% auto #0
-__all__ = ['VARIANTS', 'variant_name', 'with_variant', 'run_dir', 'Dist', 'init_dist', 'all_gather', 'GlobalBatchNorm2d',
-           'sync_batchnorm', 'ResumableSampler', 'SeededItems', 'lr_factor', 'make_optimizer', 'rng_state',
-           'set_rng_state', 'run_config', 'config_change', 'check_config', 'finished', 'new_acc', 'known_global_tokens',
-           'accumulate', 'epoch_metrics', 'write_live', 'fit', 'training_set', 'make_model', 'add_arguments', 'main',
-           'reuse_finished']
+__all__ = ['VARIANTS', 'MONITOR_THRESHOLD', 'variant_name', 'with_variant', 'run_dir', 'Dist', 'init_dist', 'all_gather',
+           'GlobalBatchNorm2d', 'sync_batchnorm', 'ResumableSampler', 'SeededItems', 'lr_factor', 'make_optimizer',
+           'rng_state', 'set_rng_state', 'run_config', 'config_change', 'check_config', 'finished', 'new_acc',
+           'known_global_tokens', 'accumulate', 'epoch_metrics', 'write_live', 'fit', 'training_set', 'make_model',
+           'add_arguments', 'main', 'reuse_finished']
 
 # %% ../nbs/50_train.ipynb #feff1f07
 def variant_name(mp) -> str:
@@ -169,11 +169,12 @@ def set_rng_state(s: dict):
     random.setstate((s["python"][0], tuple(s["python"][1]), s["python"][2]))
 
 def run_config(params: Params, dataset: str, fold: int) -> dict:
-    "The parameters that decide a run's result (not where it runs or how often it checkpoints)."
+    "The parameters that decide a run's result (not where it runs, how often it checkpoints, or how it is decoded)."
     tp = dataclasses.asdict(params.train); [tp.pop(k) for k in ("ckpt_every", "device", "amp")]
     dp = dataclasses.asdict(params.data); dp.pop("num_workers")
-    return {"dataset": dataset, "fold": fold, "model": dataclasses.asdict(params.model), "train": tp, "data": dp,
-            "evaluate_threshold": params.evaluate.threshold}
+    from vlfau.model.checkpoint import DECODE_KEYS
+    mp = {k: v for k, v in dataclasses.asdict(params.model).items() if k not in DECODE_KEYS}
+    return {"dataset": dataset, "fold": fold, "model": mp, "train": tp, "data": dp}
 
 def config_change(saved: dict, now: dict) -> Optional[str]:
     "The first key whose value differs between two run configurations, as 'key = saved, now new'; None if equal."
@@ -208,6 +209,8 @@ def known_global_tokens(batch: dict) -> torch.Tensor:
     known = global_known(batch.get("mask"))
     g = batch["global_tokens"]
     return g if known is None else g.masked_fill(known[:, None] == 0, PAD)
+
+MONITOR_THRESHOLD = 0.5  # training's running F1 decides at 0.5; evaluate.threshold is evaluation's (decode time, not a training parameter)
 
 def accumulate(acc: dict, out: dict, losses: dict, batch: dict, threshold: float):
     "Add one batch's losses, AU counts and word hits to `acc`."
@@ -290,7 +293,7 @@ def fit(params: Params, run: Path, train_ds, model: nn.Module, loss_fn: Callable
               "scheduler": sched.state_dict(), "scaler": scaler.state_dict()}
         with atomic_path(state_path) as tmp: torch.save(st, tmp)
 
-    threshold = params.evaluate.threshold
+    threshold = MONITOR_THRESHOLD
     while epoch < tp.epochs:
         items.epoch = epoch; sampler.set_epoch(epoch); sampler.start = pos * bs
         # the loader's own generator: drawing its worker seed from the global one would shift dropout after a resume
@@ -383,7 +386,7 @@ def main(args, params: Params):
                    config=run_config(params, args.dataset, args.fold), restart=args.restart,
                    save_model=lambda m, path: save_checkpoint(path, m, caps.vocab, extra={
                        "dataset": args.dataset, "fold": args.fold, "variant": variant_name(params.model),
-                       "profile": params.profile, "threshold": params.evaluate.threshold,
+                       "profile": params.profile, "params": params.to_dict(),  # the whole resolved configuration
                        "backbone_weights": backbone_weights(m.stem.body, params.model.pretrained),
                        "data": {"resize": params.data.resize, "crop": params.data.crop,
                                 "face": params.data.face, "norm": params.data.norm}, "align_size": params.align.size}))

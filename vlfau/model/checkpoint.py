@@ -16,11 +16,12 @@ from ..core import VlfauError, atomic_write
 from .vlfau import VLFAU, build_model
 
 # %% auto #0
-__all__ = ['CHECKPOINT_VERSION', 'IGNORED_KEYS', 'save_checkpoint', 'Checkpoint', 'load_checkpoint']
+__all__ = ['CHECKPOINT_VERSION', 'DECODE_KEYS', 'IGNORED_KEYS', 'save_checkpoint', 'Checkpoint', 'load_checkpoint']
 
 # %% ../../nbs/44_model.checkpoint.ipynb #a3594862
 CHECKPOINT_VERSION = 1
-IGNORED_KEYS = ("pretrained", "beam", "length_norm", "dropout")  # model keys that do not change the weights: a request may differ
+DECODE_KEYS = ("beam", "length_norm")  # decode-time model keys: evaluation, figures and prediction set them, training does not
+IGNORED_KEYS = ("pretrained", "dropout", *DECODE_KEYS)  # model keys that do not change the weights: a request may differ
 
 def save_checkpoint(path: str | os.PathLike,   # where to write
                     model: VLFAU,              # the model
