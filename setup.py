@@ -15,6 +15,7 @@ setuptools.setup(
     python_requires=f">={cfg['min_python']}",
     packages=setuptools.find_packages(include=['vlfau', 'vlfau.*']),
     include_package_data=True,
+    package_data={'vlfau': ['report/published/*.csv']},  # the paper's published tables, read by vlfau.report.tables
     install_requires=cfg['requirements'].split(),
     extras_require={'dev': cfg['dev_requirements'].split()},
     entry_points={'console_scripts': cfg['console_scripts'].split(),

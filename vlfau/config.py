@@ -274,7 +274,7 @@ class FigureParams:
     examples: int = 3            # faces in Figure 5: the best-explained ones and one bad case
     candidates: int = 256        # test frames screened to choose Figure 5's examples
     seed: int = 0                # subject choice and embeddings
-    png: bool = True             # also write PNGs where a renderer (kaleido + Chromium) is available
+    png: bool = True             # also write PNG and PDF where kaleido>=1 and a Chrome/Chromium are available
 
     def check(self, key):
         _need(self.dataset in DATASET_AUS, f"{key}.dataset", self.dataset, f"one of {sorted(DATASET_AUS)}")

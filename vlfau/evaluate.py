@@ -155,7 +155,8 @@ def main(args, params: Params):
     from vlfau.report.index import data_label
     train_info = json.loads((run / "train.json").read_text()) if (run / "train.json").exists() else {}
     res = {"dataset": args.dataset, "fold": args.fold, "variant": variant, "profile": params.profile,
-           "data": data_label(params, args.dataset), "aus": list(fold.aus), "test_subjects": list(fold.test),
+           "data": data_label(params, args.dataset), "data_root": params.data.dataset(args.dataset).root,
+           "aus": list(fold.aus), "test_subjects": list(fold.test),
            "align_failures": test_frames_failed(params, args.dataset, fold.test), "seed": params.train.seed,
            "train": train_info, **res}
     out = eval_path(params, args.dataset, variant, args.fold)

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 
 from ..aus import DATASET_AUS, DATASET_NAMES
 from ..core import VlfauError
+from .index import FIGURES
 
 # %% auto #0
 __all__ = ['PUBLISHED_STYLE', 'OURS_STYLE', 'f1_balance', 'marker_sizes', 'figure3']
@@ -61,7 +62,7 @@ PUBLISHED_STYLE = dict(symbol="circle", opacity=0.75)
 OURS_STYLE = dict(symbol="star", opacity=0.95, line=dict(width=2, color="black"))
 
 def figure3(balance: pd.DataFrame,  # the output of `f1_balance`
-            title: str = "Figure 3: multi-label performance balance",
+            title: str = FIGURES["fig3"][0],
             reference: str = "JAA-Net") -> go.Figure:
     "Scatter of per-AU F1 variance on BP4D (x) against DISFA (y), sized by improvement over `reference`."
     sizes = marker_sizes(balance.improvement)
@@ -80,9 +81,15 @@ def figure3(balance: pd.DataFrame,  # the output of `f1_balance`
     fig.update_layout(title=dict(text=title + f"<br><sup>circle size: total relative improvement (%) over {reference} "
                                  "on BP4D and DISFA</sup>"), template="plotly_white", width=900, height=650,
                       legend=dict(groupclick="toggleitem"))
-    fig.update_xaxes(title_text="variance of per-AU F1 on BP4D")
-    fig.update_yaxes(title_text="variance of per-AU F1 on DISFA")
+    fig.update_xaxes(title_text="variance of per-AU F1 on BP4D", range=_padded(balance.var_bp4d, 0.12))
+    fig.update_yaxes(title_text="variance of per-AU F1 on DISFA", range=_padded(balance.var_disfa, 0.1))
     return fig
+
+def _padded(v: pd.Series, share: float) -> list[float]:
+    "An axis range around `v` with `share` of its span free on each side, so that the labels at the edges show whole."
+    lo, hi = float(v.min()), float(v.max())
+    pad = share * ((hi - lo) or 1)
+    return [lo - pad, hi + pad]
 
 def _palette(n: int) -> list[str]:
     "n distinct colours (plotly's qualitative sets, repeated beyond their length)."

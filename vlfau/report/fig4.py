@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 
 from ..aus import get_au
 from ..core import VlfauError
+from .index import FIGURES
 
 # %% auto #0
 __all__ = ['METHODS', 'COLOURINGS', 'GENDER_COLOURS', 'pick_subjects', 'sample_frames', 'point_table', 'embed', 'separation',
@@ -99,7 +100,7 @@ def group_colours(values, by: str) -> dict:
 
 def figure4(coords: dict[tuple[str, str], np.ndarray],  # (variant label, method) -> [P, 2], columns in dict order
             points: pd.DataFrame,                        # `point_table` of the P points
-            title: str = "Figure 4: per-AU branch features",
+            title: str = FIGURES["fig4"][0],
             marker_size: float = 4) -> go.Figure:
     "The 3 x K grid of embeddings, one column per (variant, method)."
     cols = list(coords)
@@ -108,7 +109,7 @@ def figure4(coords: dict[tuple[str, str], np.ndarray],  # (variant label, method
     sep = {c: separation(np.asarray(coords[c]), points) for c in cols}
     score = lambda c, by: "" if sep[c][by] is None else f" (silhouette {sep[c][by]:.2f})"
     fig = make_subplots(rows=len(COLOURINGS), cols=len(cols), horizontal_spacing=0.03, vertical_spacing=0.06,
-                        subplot_titles=[f"{v}: {m}, by {by}{score((v, m), by)}" for by in COLOURINGS for v, m in cols])
+                        subplot_titles=[f"{v}: {m}<br>by {by}{score((v, m), by)}" for by in COLOURINGS for v, m in cols])
     for r, by in enumerate(COLOURINGS, 1):
         values = list(dict.fromkeys(points[by]))  # first-seen order: AUs in model order, subjects as sorted
         colours = group_colours(values, by)

@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 
 from ..aus import get_au
 from ..core import VlfauError
+from .index import FIGURES
 from ..predict_render import overlay
 from ..captions.text import stated_activation
 
@@ -95,7 +96,7 @@ def _says(text: str, au: int, p: int) -> str:
 
 def figure5(examples: list[Example],
             threshold: float = 0.5,   # decision threshold (params.evaluate.threshold)
-            title: str = "Figure 5: explainable AU recognition",
+            title: str = FIGURES["fig5"][0],
             tile: int = 110) -> go.Figure:
     "The examples, three rows each: face and attention tiles, local descriptions, global description."
     if not examples: raise VlfauError("figure5: no examples to show")

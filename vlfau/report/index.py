@@ -4,7 +4,7 @@
 
 # %% ../../nbs/65_report.index.ipynb #e6a64da2
 from __future__ import annotations
-import datetime, html, os, subprocess
+import datetime, html, json, os, subprocess
 from pathlib import Path
 
 import mistune
@@ -13,7 +13,8 @@ from ..config import Params
 from ..core import atomic_write
 
 # %% auto #0
-__all__ = ['SECTION_ORDER', 'data_label', 'git_commit', 'provenance', 'build_index', 'to_html', 'add_arguments', 'main']
+__all__ = ['FIGURES', 'IMAGE_FORMATS', 'SECTION_ORDER', 'data_label', 'git_commit', 'provenance', 'build_index', 'to_html',
+           'add_arguments', 'main']
 
 # %% ../../nbs/65_report.index.ipynb #d988a384
 def data_label(params: Params, dataset: str) -> str:
@@ -32,11 +33,29 @@ def git_commit(cwd=".") -> str:
         return "unknown"
 
 def provenance(params: Params) -> dict:
-    "Data, profile, commit and date of a report."
-    return {"profile": params.profile,
-            "data": {d: f"{data_label(params, d)} ({params.data.dataset(d).root})" for d in params.data.datasets},
+    "Profile and data of the evaluation results a report shows (as `vlfau evaluate` recorded them with each), commit and date."
+    runs = [json.loads(f.read_text()) for f in sorted(Path(params.paths.eval).glob("*/fold*/*.json"))]
+    data: dict[str, set] = {}
+    for r in runs: data.setdefault(r["dataset"], set()).add(r.get("data", "?") + (f" ({r['data_root']})" if r.get("data_root") else ""))
+    return {"profile": ", ".join(sorted({r.get("profile", "?") for r in runs})) or "none (no evaluation results)",
+            "data": {d: ", ".join(sorted(v)) for d, v in sorted(data.items())},
             "commit": git_commit(),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+# %% ../../nbs/65_report.index.ipynb #2bb1c239
+FIGURES = {  # file name in figures/: (title, what it shows)
+    "fig3": ("Figure 3: multi-label performance balance",
+             "Each method of Tables 1 and 2, and each of our variants evaluated on both datasets, as a circle: the variance "
+             "of its per-AU F1 on BP4D (x) and on DISFA (y), lower being more even over AUs; the circle grows with its "
+             "total relative improvement in average F1 over JAA-Net."),
+    "fig4": ("Figure 4: per-AU branch features",
+             "t-SNE (and UMAP) of the per-AU branch features of a few gender-balanced test subjects, the baseline variant "
+             "beside the full model, coloured by AU, by subject and by gender, with silhouette scores."),
+    "fig5": ("Figure 5: explainable AU recognition",
+             "Test faces with each AU's true and predicted state and its spatial attention over the face, and the local "
+             "and global descriptions the full model generated for them; the last face is a bad case."),
+}
+IMAGE_FORMATS = ("png", "pdf")  # written beside each figure's HTML where a browser renders them
 
 # %% ../../nbs/65_report.index.ipynb #a9179e9d
 SECTION_ORDER = ("tables", "figures", "ablation", "synth", "align", "captions", "metrics")  # the rest follow, sorted
@@ -49,6 +68,35 @@ def _title(p: Path) -> str:
     for line in p.read_text().splitlines():
         if line.startswith("#"): return line.lstrip("#").strip()
     return p.stem.replace("_", " ")
+
+def _image_notes(folder: Path) -> dict[str, str]:
+    "{figure: why its PNG or PDF is missing}, as figures.json in `folder` records it ({} without one)."
+    try: figs = json.loads((folder / "figures.json").read_text()).get("figures", {})
+    except (OSError, ValueError): return {}
+    return {k: v["image_note"] for k, v in figs.items() if isinstance(v, dict) and v.get("image_note")}
+
+def _links(files: list[Path], reports: Path) -> str:
+    return ", ".join(f"[{f.suffix[1:].upper()}]({f.relative_to(reports).as_posix()})" for f in files)
+
+def _entry(files: list[Path], reports: Path) -> list[str]:
+    "The index lines of the files of one name in one folder."
+    rel = lambda f: f.relative_to(reports).as_posix()
+    by = {f.suffix: f for f in files}
+    if (name := files[0].stem) in FIGURES and files[0].parent.name == "figures":
+        title, shows = FIGURES[name]
+        lines = [f"### [{title}]({rel(by['.html'])})" if ".html" in by else f"### {title}", "", shows, ""]
+        if ".png" in by: lines += [f"![{title}]({rel(by['.png'])})", ""]
+        lines.append(f"- files: {_links(files, reports)}")
+        if missing := [x.upper() for x in IMAGE_FORMATS if f".{x}" not in by]:
+            lines.append("- " + (_image_notes(files[0].parent).get(name) or
+                                 f"no {' or '.join(missing)}: figures.json records no reason; rerun `vlfau figures`"))
+        return lines + [""]
+    if ".md" in by:
+        rest = [f for f in files if f.suffix != ".md"]
+        return [f"### [{_title(by['.md'])}]({rel(by['.md'])})", "",
+                *[l for l in by[".md"].read_text().splitlines() if not l.startswith("# ")], "",
+                *([f"- also as {_links(rest, reports)}", ""] if rest else [])]
+    return [l for f in files for l in ([f"![{f.stem}]({rel(f)})", ""] if f.suffix == ".png" else [f"- [{rel(f)}]({rel(f)})"])]
 
 def build_index(params: Params, reports: Path | None = None) -> str:
     "The markdown of reports/index.md."
@@ -63,15 +111,10 @@ def build_index(params: Params, reports: Path | None = None) -> str:
     for d in dirs:
         files = sorted((f for f in d.rglob("*") if f.is_file() and not f.name.startswith(".")), key=_order)
         if not files: continue
+        entries: dict[Path, list[Path]] = {}  # files of one name in one folder, in the order of their first
+        for f in files: entries.setdefault(f.with_suffix(""), []).append(f)
         lines += [f"## {d.name}", ""]
-        for f in files:
-            rel = f.relative_to(reports).as_posix()
-            if f.suffix == ".md":
-                lines += [f"### [{_title(f)}]({rel})", "", *[l for l in f.read_text().splitlines() if not l.startswith("# ")], ""]
-            elif f.suffix == ".png":
-                lines += [f"![{f.stem}]({rel})", ""]
-            else:
-                lines += [f"- [{rel}]({rel})"]
+        for group in entries.values(): lines += _entry(group, reports)
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

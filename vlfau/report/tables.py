@@ -5,6 +5,7 @@
 # %% ../../nbs/53_report.tables.ipynb #94d1e22d
 from __future__ import annotations
 import json
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -18,75 +19,47 @@ from ..evaluate import eval_path
 from ..train import VARIANTS
 
 # %% auto #0
-__all__ = ['TABLE1_DISFA_F1', 'TABLE2_BP4D_F1', 'TABLE3_ACC', 'TABLE4_ABLATION_BP4D', 'EXPLAIN_ROWS', 'TABLE4_EXTRA', 'HEADS',
-           'published', 'summarize_runs', 'collect', 'seed_runs', 'combine_seeds', 'ablation_result', 'our_label',
-           'write_table', 'explanations_frame', 'write_explanations', 'write_tables', 'add_arguments', 'main']
+__all__ = ['PUBLISHED', 'AVG_TOL', 'EXPLAIN_ROWS', 'TABLE4_EXTRA', 'HEADS', 'published', 'avg_mismatches', 'avg_notes',
+           'summarize_runs', 'collect', 'seed_runs', 'combine_seeds', 'ablation_result', 'our_label', 'write_table',
+           'explanations_frame', 'write_explanations', 'write_tables', 'add_arguments', 'main']
 
 # %% ../../nbs/53_report.tables.ipynb #e1a29749
-TABLE1_DISFA_F1 = {  # method: ([F1 of AU 1, 2, 4, 6, 9, 12, 25, 26], Avg.)
-    "JAA-Net (ECCV2019)":    ([43.7, 46.2, 56.0, 41.4, 44.7, 69.6, 88.3, 58.4], 56.0),
-    "UGN-B (AAAI2021)":      ([43.3, 48.1, 63.4, 49.5, 48.2, 72.9, 90.8, 59.0], 60.0),
-    "HMP-PS (CVPR2021)":     ([21.8, 48.5, 53.6, 56.0, 58.7, 57.4, 55.9, 56.9], 61.0),
-    "FAU-Trans (CVPR2021)":  ([46.1, 48.6, 72.8, 56.7, 50.0, 72.1, 90.8, 55.4], 61.5),
-    "ME-GraphAU (IJCAI2021)": ([54.6, 47.1, 72.9, 54.0, 55.7, 76.7, 91.1, 53.0], 63.1),
-    "KDSRL (CVPR2022)":      ([60.4, 59.2, 67.5, 52.7, 51.5, 76.1, 91.3, 57.7], 64.5),
-    "KS (ICCV2023)":         ([53.8, 59.9, 69.2, 54.2, 50.8, 75.8, 92.2, 46.8], 62.8),
-    "AAR (TIP2023)":         ([62.4, 53.6, 71.5, 39.0, 48.8, 76.1, 91.3, 70.6], 64.2),
-    "SMA-ViT (TAC2023)":     ([51.2, 49.3, 64.7, 48.3, 50.6, 87.6, 85.1, 61.2], 62.2),
-    "SEV-Net (CVPR2021)":    ([55.3, 53.1, 61.5, 53.6, 38.2, 71.6, 95.7, 41.5], 58.8),
-    "VL-FAU (paper)":        ([60.9, 56.4, 74.0, 46.3, 60.8, 72.4, 94.3, 66.5], 66.5),
-}
-TABLE2_BP4D_F1 = {  # method: ([F1 of AU 1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24], Avg.)
-    "JAA-Net (ECCV2019)":    ([47.2, 44.0, 54.9, 77.5, 74.6, 84.0, 86.9, 61.9, 43.6, 60.3, 42.7, 41.9], 60.0),
-    "LGRNet (FG2021)":       ([50.8, 47.1, 57.8, 77.6, 77.4, 84.9, 88.2, 66.4, 49.8, 61.5, 46.8, 52.3], 63.4),
-    "UGN-B (AAAI2021)":      ([54.2, 46.4, 56.8, 76.2, 76.7, 82.4, 86.1, 64.7, 51.2, 63.1, 48.5, 53.6], 63.3),
-    "HMP-PS (CVPR2021)":     ([53.1, 46.1, 56.0, 76.5, 76.9, 82.1, 86.4, 64.8, 51.5, 63.0, 49.9, 54.5], 63.4),
-    "FAU-Trans (CVPR2021)":  ([51.7, 49.3, 61.0, 77.8, 79.5, 82.9, 86.3, 67.6, 51.9, 63.0, 43.7, 56.3], 64.2),
-    "ME-GraphAU (IJCAI2022)": ([53.7, 46.9, 59.0, 78.5, 80.0, 84.4, 87.8, 67.3, 52.5, 63.2, 50.6, 52.4], 64.7),
-    "KDSRL (CVPR2022)":      ([53.3, 47.4, 56.2, 79.4, 80.7, 85.1, 89.0, 67.4, 55.9, 61.9, 48.5, 49.0], 64.5),
-    "KS (ICCV2023)":         ([55.3, 48.6, 57.1, 77.5, 81.8, 83.3, 86.4, 62.8, 52.3, 61.3, 51.6, 58.3], 64.7),
-    "AAR (TIP2023)":         ([53.2, 47.7, 56.7, 75.9, 79.1, 82.9, 88.6, 60.5, 51.5, 61.9, 51.0, 56.8], 63.8),
-    "SMA-ViT (TAC2023)":     ([52.7, 45.6, 59.8, 83.8, 79.2, 83.5, 87.2, 64.0, 54.1, 61.2, 52.6, 58.3], 65.2),
-    "SEV-Net (CVPR2021)":    ([58.2, 50.4, 58.3, 81.9, 73.9, 87.8, 87.5, 61.6, 52.6, 62.2, 44.6, 47.6], 63.9),
-    "VL-FAU (paper)":        ([56.3, 49.9, 62.6, 79.5, 80.1, 82.6, 88.6, 66.8, 51.3, 63.5, 51.3, 57.1], 65.8),
-}
-TABLE3_ACC = {  # method: {dataset: ([accuracy per protocol AU], Avg.)}
-    "JAA-Net (ECCV2019)": {"disfa": ([93.4, 96.1, 86.9, 91.4, 95.8, 91.2, 93.4, 93.2], 92.7),
-                           "bp4d": ([74.7, 80.8, 80.4, 78.9, 71.0, 80.2, 85.4, 64.8, 83.1, 73.5, 82.3, 85.4], 78.4)},
-    "JAA-Net (IJCV2021)": {"disfa": ([97.0, 97.3, 88.0, 92.1, 95.6, 92.3, 94.9, 94.8], 94.0),
-                           "bp4d": ([75.2, 80.2, 82.9, 79.8, 72.3, 78.2, 86.6, 65.1, 81.0, 72.8, 82.9, 86.3], 78.6)},
-    "UGN-B (AAAI2021)":   {"disfa": ([95.1, 93.2, 88.5, 93.2, 96.8, 93.4, 94.8, 93.8], 93.4),
-                           "bp4d": ([78.6, 80.2, 80.0, 76.6, 72.3, 77.8, 84.2, 63.8, 84.0, 72.8, 82.8, 86.4], 78.2)},
-    "VL-FAU (paper)":     {"disfa": ([96.5, 96.9, 92.0, 91.0, 96.3, 91.8, 96.7, 93.0], 94.3),
-                           "bp4d": ([79.1, 82.3, 83.0, 80.5, 77.4, 78.7, 86.8, 64.9, 82.9, 73.4, 82.6, 86.3], 79.8)},
-}
-TABLE4_ABLATION_BP4D = {  # Table 4 variant: ([F1 of the 12 BP4D AUs], Avg., LLGA top-5 acc, GLGA top-5 acc)
-    1: ([50.0, 46.3, 60.3, 78.0, 80.0, 83.8, 88.6, 64.1, 50.2, 64.0, 50.1, 56.5], 64.3, None, None),
-    2: ([50.0, 45.5, 60.0, 79.6, 80.1, 83.1, 88.7, 66.5, 51.0, 63.3, 53.6, 55.3], 64.7, None, None),
-    3: ([51.4, 48.2, 60.2, 79.1, 80.8, 83.4, 88.6, 65.0, 52.4, 65.6, 52.1, 57.0], 65.3, 86.3, None),
-    4: ([54.8, 47.4, 61.2, 79.2, 79.4, 84.1, 88.8, 63.8, 52.2, 65.2, 50.6, 55.6], 65.2, None, 64.4),
-    5: ([56.3, 49.9, 62.6, 79.5, 80.1, 82.6, 88.6, 66.8, 51.3, 63.5, 51.3, 57.1], 65.8, 86.6, 64.7),
-}
+PUBLISHED = files("vlfau.report") / "published"  # the paper's tables as CSV files, shipped with the package
 
 # %% ../../nbs/53_report.tables.ipynb #abed095d
-def _frame(rows: dict, dataset: str) -> pd.DataFrame:
+def _read(name: str, dataset: str) -> pd.DataFrame:
+    "The published CSV `name`, its `AU<n>` columns checked against the protocol AUs of `dataset` and renamed `n`."
+    df = pd.read_csv(PUBLISHED / f"{name}.csv")
     aus = list(DATASET_AUS[dataset])
-    for m, (vals, _) in rows.items():
-        if len(vals) != len(aus): raise VlfauError(f"published row {m!r}: {len(vals)} values for AUs {aus}")
-    df = pd.DataFrame({m: dict(zip(aus, vals), avg=avg) for m, (vals, avg) in rows.items()}).T
-    return df[aus + ["avg"]].astype(float)
+    if (cols := [c for c in df.columns if c.startswith("AU")]) != [f"AU{a}" for a in aus]:
+        raise VlfauError(f"published {name}.csv: AU columns {cols}, expected the {DATASET_NAMES[dataset]} AUs {aus}")
+    return df.rename(columns=lambda c: int(c[2:]) if c.startswith("AU") else c)
 
 def published(table: int, dataset: str = "bp4d") -> pd.DataFrame:
     "The paper's Table `table` (1: DISFA F1, 2: BP4D F1, 3: accuracy on `dataset`, 4: BP4D ablation F1)."
-    if table == 1: return _frame(TABLE1_DISFA_F1, "disfa")
-    if table == 2: return _frame(TABLE2_BP4D_F1, "bp4d")
-    if table == 3: return _frame({m: d[dataset] for m, d in TABLE3_ACC.items()}, dataset)
+    if table in (1, 2, 3):
+        ds = {1: "disfa", 2: "bp4d", 3: dataset}[table]
+        df = _read(f"table{table}_{ds}" if table == 3 else f"table{table}", ds).set_index("method")
+        df.index.name = None
+        return df[[*DATASET_AUS[ds], "avg"]].astype(float)
     if table == 4:
-        df = _frame({f"paper {n}: {VARIANTS[n][0]}": v[:2] for n, v in TABLE4_ABLATION_BP4D.items()}, "bp4d")
-        df["llga_acc"] = [v[2] for v in TABLE4_ABLATION_BP4D.values()]
-        df["glga_acc"] = [v[3] for v in TABLE4_ABLATION_BP4D.values()]
-        return df
+        df = _read("table4", "bp4d")
+        df.index = [f"paper {n}: {VARIANTS[n][0]}" for n in df.variant]
+        return df[[*DATASET_AUS["bp4d"], "avg", "llga_acc", "glga_acc"]].astype(float)
     raise VlfauError(f"table {table!r}: expected 1, 2, 3 or 4")
+
+# %% ../../nbs/53_report.tables.ipynb #792b6a21
+AVG_TOL = 0.1  # one-decimal per-AU values and a one-decimal Avg.: their mean and the Avg. are at most 0.1 apart
+
+def avg_mismatches(df: pd.DataFrame) -> dict[str, float]:
+    "{row: mean of its per-AU values} for the rows of `df` whose `avg` is more than `AVG_TOL` from that mean."
+    mean = df[[c for c in df.columns if isinstance(c, (int, np.integer))]].mean(axis=1)
+    return mean[(mean - df["avg"]).abs() > AVG_TOL + 1e-9].to_dict()
+
+def avg_notes(df: pd.DataFrame, dataset: str) -> list[str]:
+    "A table note for each row of `avg_mismatches`."
+    return [f"{m} on {DATASET_NAMES[dataset]}: the paper prints Avg. {df.loc[m, 'avg']:.1f}; "
+            f"its per-AU values average {v:.1f}" for m, v in avg_mismatches(df).items()]
 
 # %% ../../nbs/53_report.tables.ipynb #e884b077
 EXPLAIN_ROWS = (  # key, what the row shows, where the fraction lies in an evaluation JSON
@@ -275,13 +248,15 @@ def write_tables(params: Params, variant: str = "full") -> list[Path]:
     "Tables 1-3 and the explanations table for `variant`, and Table 4 for every dataset that has ablation runs."
     out = Path(params.paths.reports) / "tables"
     res = {ds: collect(params, ds, variant) for ds in ("disfa", "bp4d")}
-    paths = [write_table(out, "table1", _with_ours(published(1), res["disfa"]),
-                         "Table 1: F1-frame (%) of 8 AUs on DISFA", _notes(res["disfa"], "disfa")),
-             write_table(out, "table2", _with_ours(published(2), res["bp4d"]),
-                         "Table 2: F1-frame (%) of 12 AUs on BP4D", _notes(res["bp4d"], "bp4d"))]
+    t1, t2 = published(1), published(2)
+    paths = [write_table(out, "table1", _with_ours(t1, res["disfa"]), "Table 1: F1-frame (%) of 8 AUs on DISFA",
+                         _notes(res["disfa"], "disfa") + avg_notes(t1, "disfa")),
+             write_table(out, "table2", _with_ours(t2, res["bp4d"]), "Table 2: F1-frame (%) of 12 AUs on BP4D",
+                         _notes(res["bp4d"], "bp4d") + avg_notes(t2, "bp4d"))]
     for ds in ("disfa", "bp4d"):
-        paths.append(write_table(out, f"table3_{ds}", _with_ours(published(3, ds), res[ds], "acc"),
-                                 f"Table 3: accuracy (%) on {DATASET_NAMES[ds]}", _notes(res[ds], ds)))
+        t3 = published(3, ds)
+        paths.append(write_table(out, f"table3_{ds}", _with_ours(t3, res[ds], "acc"),
+                                 f"Table 3: accuracy (%) on {DATASET_NAMES[ds]}", _notes(res[ds], ds) + avg_notes(t3, ds)))
     for ds in ("disfa", "bp4d"): paths.append(write_explanations(out, ds, res[ds], variant))
     for ds in ("bp4d", "disfa"):
         abl = [r for n in VARIANTS if (r := ablation_result(params, ds, n)) is not None]
@@ -294,6 +269,7 @@ def write_tables(params: Params, variant: str = "full") -> list[Path]:
         sd = {our_label(r): r["sd"] for r in abl if r.get("sd")}
         notes = ([f"ablation rows ({len(abl)} variants) on {DATASET_NAMES[ds]}: {abl[0]['data']}, {abl[0]['profile']} profile"]
                  if abl else [f"no ablation runs on {DATASET_NAMES[ds]} yet: published rows only"])
+        notes += avg_notes(pub, ds)
         notes.append("variants: " + "; ".join(f"{n} {VARIANTS[n][0]} = " + ", ".join(f"{k}={v}" for k, v in VARIANTS[n][1].items())
                                               for n in VARIANTS))
         notes.append("not in the paper: Local bal. agr. (local balanced agreement: a constant sentence scores 50), "
