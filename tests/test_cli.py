@@ -62,7 +62,8 @@ def test_params_composes_conf_into_params_yaml(tmp_path):
     assert p["profile"] == "paper" and p["model"]["d"] == 512 and p["ablation"]["folds"] == [1, 2, 3]
     r = run("params", cwd=tmp_path)  # conf/config.yaml's default profile
     assert r.returncode == 0 and yaml.safe_load((tmp_path / "params.yaml").read_text())["profile"] == "demo"
-    assert (tmp_path / "params.yaml").read_text() == (ROOT / "params.yaml").read_text()  # the committed one is in step
+    committed = subprocess.run(["git", "show", "HEAD:params.yaml"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert (tmp_path / "params.yaml").read_text() == committed  # the committed one is conf/ composed, in step
     r = run("params", "--profile", "gpu", cwd=tmp_path)
     assert r.returncode == 2 and "profile = 'gpu'" in r.stderr and "'paper'" in r.stderr, r.stderr
     assert yaml.safe_load((tmp_path / "params.yaml").read_text())["profile"] == "demo"  # nothing half-written

@@ -54,7 +54,7 @@ def test_fig3_without_runs_of_ours(tmp_path):
     assert fig3["ours"] == [] and fig3["png"] is None and fig3["pdf"] is None and "figures.png: false" in fig3["image_note"]
     assert fig3["title"] == "Figure 3: multi-label performance balance"
     assert {p["source"] for p in fig3["points"]} == {"published"} and len(fig3["points"]) == 11
-    assert rec["provenance"]["profile"] == "demo"
+    assert rec["provenance"]["profile"] == "none (no evaluation results)"  # labels come from results, and there are none
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["fig3.html", "figures.json"]
 
 

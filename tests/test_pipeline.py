@@ -17,6 +17,7 @@ PAPER_LIKE = """# @package _global_
 defaults:
   - paper
   - _self_
+profile: paperlike
 synth: {bp4d_tasks: [T1, T2, T3, T4, T5, T6, T7, T8], bp4d_frames: 3, bp4d_uncoded: 1, disfa_frames: 10}
 data:
   bp4d: {root: real/BP4D}
@@ -129,8 +130,8 @@ def test_profile_switch_reruns_what_changes(project):
     assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
     assert "Stage 'synth' didn't change" in r.stdout and "Running stage 'captions'" in r.stdout
     index = (project / "reports" / "index.md").read_text()
-    assert "profile: `paper`" in index and "real dataset" in index and "synthetic twin" not in index, index[:2000]
+    assert "profile: `paperlike`" in index and "real dataset" in index and "synthetic twin" not in index, index[:2000]
     table2 = (project / "reports" / "tables" / "table2.md").read_text()
-    assert "real dataset, paper profile" in table2 and "ci profile" not in table2
+    assert "real dataset, paperlike profile" in table2 and "ci profile" not in table2
     s = sh(str(VENV / "bin" / "dvc"), "status", cwd=project)
     assert "up to date" in s.stdout, s.stdout

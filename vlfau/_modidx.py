@@ -725,4 +725,5 @@ d = { 'settings': { 'branch': 'main',
                              'vlfau.train.training_set': ('train.html#training_set', 'vlfau/train.py'),
                              'vlfau.train.variant_name': ('train.html#variant_name', 'vlfau/train.py'),
                              'vlfau.train.with_variant': ('train.html#with_variant', 'vlfau/train.py'),
+                             'vlfau.train.without_decode_keys': ('train.html#without_decode_keys', 'vlfau/train.py'),
                              'vlfau.train.write_live': ('train.html#write_live', 'vlfau/train.py')}}}

@@ -435,7 +435,7 @@ def compose(conf: str | os.PathLike = "conf",   # the folder: config.yaml and pr
     "The parameters `conf/` composes (Hydra, as `dvc exp run` does), type-checked; errors name the key and the file."
     from hydra import compose as _compose, initialize_config_dir
     from hydra.errors import HydraException
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf, open_dict
     from omegaconf.errors import OmegaConfBaseException
     conf = Path(conf).resolve()
     if not (conf / "config.yaml").is_file(): raise VlfauError(f"{conf}/config.yaml: no such file (the parameters' source)")
@@ -444,10 +444,17 @@ def compose(conf: str | os.PathLike = "conf",   # the folder: config.yaml and pr
         _need(name in profiles(conf), "profile", name, f"a profile of {conf}/profile: {profiles(conf)}")
     try:
         with initialize_config_dir(str(conf), version_base=None):
-            raw = OmegaConf.to_container(_compose("config", overrides=list(overrides)), resolve=True)
-    except (HydraException, OmegaConfBaseException) as e:
-        raise VlfauError(f"{conf}: cannot compose the parameters: {str(e).splitlines()[0]}") from None
-    source = f"{conf}/profile/{raw.get('profile')}.yaml on {conf}/config.yaml"
+            cfg = _compose("config", overrides=list(overrides), return_hydra_config=True)
+        chosen = cfg.hydra.runtime.choices.get("profile")  # the profile file Hydra used
+        with open_dict(cfg): del cfg["hydra"]
+        raw = OmegaConf.to_container(cfg, resolve=True)
+    except (HydraException, OmegaConfBaseException, yaml.YAMLError) as e:  # a missing file, bad YAML, a bad override
+        raise VlfauError(f"{conf}: cannot compose the parameters: {' '.join(str(e).split())[:400]}") from None
+    source = f"{conf}/profile/{chosen}.yaml on {conf}/config.yaml"
+    # the label every output carries is the profile file's name: `dvc exp run` composes without this code, so each
+    # file must say it itself
+    if raw.get("profile") != chosen:
+        raise ConfigError("profile", raw.get("profile"), f"{chosen!r}, the name of its file (write `profile: {chosen}` in it)", source)
     try: from_dict(Params, raw)
     except ConfigError as e: raise ConfigError(e.key, e.value, e.expected, source) from None
     return raw

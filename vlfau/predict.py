@@ -191,6 +191,8 @@ def _events(files, writer: ResultWriter, every: int):
 def params_without_file(args) -> Params:
     "With no parameters file (a folder outside the project): the checkpoint's own run configuration, `--set` on top."
     from vlfau.model.checkpoint import load_checkpoint
+    if args.profile: raise VlfauError(f"--profile {args.profile}: profiles are composed from a project's conf/; outside "
+                                      f"one the checkpoint's own parameters apply (--set key=value changes them)")
     if not Path(args.checkpoint).is_file(): raise VlfauError(f"{args.checkpoint}: no such checkpoint file")
     meta = load_checkpoint(args.checkpoint).extra
     if "params" not in meta: raise VlfauError(f"{args.checkpoint}: written before checkpoints stored their run's "

@@ -24,9 +24,9 @@ from .model.vlfau import VARIANTS as MODEL_VARIANTS, global_known, local_targets
 # %% auto #0
 __all__ = ['VARIANTS', 'MONITOR_THRESHOLD', 'variant_name', 'with_variant', 'run_dir', 'Dist', 'init_dist', 'all_gather',
            'GlobalBatchNorm2d', 'sync_batchnorm', 'ResumableSampler', 'SeededItems', 'lr_factor', 'make_optimizer',
-           'rng_state', 'set_rng_state', 'run_config', 'config_change', 'check_config', 'finished', 'new_acc',
-           'known_global_tokens', 'accumulate', 'epoch_metrics', 'write_live', 'fit', 'training_set', 'make_model',
-           'add_arguments', 'main', 'reuse_finished']
+           'rng_state', 'set_rng_state', 'run_config', 'without_decode_keys', 'config_change', 'check_config',
+           'finished', 'new_acc', 'known_global_tokens', 'accumulate', 'epoch_metrics', 'write_live', 'fit',
+           'training_set', 'make_model', 'add_arguments', 'main', 'reuse_finished']
 
 # %% ../nbs/50_train.ipynb #feff1f07
 def variant_name(mp) -> str:
@@ -176,8 +176,16 @@ def run_config(params: Params, dataset: str, fold: int) -> dict:
     mp = {k: v for k, v in dataclasses.asdict(params.model).items() if k not in DECODE_KEYS}
     return {"dataset": dataset, "fold": fold, "model": mp, "train": tp, "data": dp}
 
+def without_decode_keys(config: dict) -> dict:
+    "A run configuration saved before decode-time keys left it (evaluate_threshold, model.beam, model.length_norm), as it is now."
+    from vlfau.model.checkpoint import DECODE_KEYS
+    c = {k: v for k, v in config.items() if k != "evaluate_threshold"}
+    if isinstance(c.get("model"), dict): c["model"] = {k: v for k, v in c["model"].items() if k not in DECODE_KEYS}
+    return c
+
 def config_change(saved: dict, now: dict) -> Optional[str]:
     "The first key whose value differs between two run configurations, as 'key = saved, now new'; None if equal."
+    saved = without_decode_keys(saved)  # a run saved before decoding settings left the configuration resumes as before
     def walk(a, b, key):
         if isinstance(a, dict) and isinstance(b, dict):
             return next((d for k in sorted(set(a) | set(b)) if (d := walk(a.get(k), b.get(k), f"{key}.{k}" if key else k))), None)

@@ -34,7 +34,8 @@ def git_commit(cwd=".") -> str:
 
 def provenance(params: Params) -> dict:
     "Profile and data of the evaluation results a report shows (as `vlfau evaluate` recorded them with each), commit and date."
-    runs = [json.loads(f.read_text()) for f in sorted(Path(params.paths.eval).glob("*/fold*/*.json"))]
+    runs = [json.loads(f.read_text()) for d in params.data.datasets for k in params.data.folds
+            for f in sorted((Path(params.paths.eval) / d / f"fold{k}").glob("*.json"))]  # the runs in force only
     data: dict[str, set] = {}
     for r in runs: data.setdefault(r["dataset"], set()).add(r.get("data", "?") + (f" ({r['data_root']})" if r.get("data_root") else ""))
     return {"profile": ", ".join(sorted({r.get("profile", "?") for r in runs})) or "none (no evaluation results)",

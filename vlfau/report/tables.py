@@ -120,15 +120,16 @@ def summarize_runs(runs: list[dict]) -> dict:
             "frames": int(sum(r.get("frames", 0) for r in runs))}
 
 def collect(params: Params, dataset: str, variant: str) -> dict | None:
-    "Three-fold metrics of `variant` on `dataset` from the evaluation JSONs present; None if there are none."
-    runs = [json.loads(p.read_text()) for k in (1, 2, 3) if (p := eval_path(params, dataset, variant, k)).exists()]
+    "Metrics of `variant` on `dataset` over the folds of `data.folds` whose evaluation JSON exists; None if there are none."
+    # only the folds in force: results of another profile's folds may lie beside them (DVC removes no old output)
+    runs = [json.loads(p.read_text()) for k in params.data.folds if (p := eval_path(params, dataset, variant, k)).exists()]
     return summarize_runs(runs) if runs else None
 
 def seed_runs(params: Params, dataset: str, variant: str) -> dict:
-    "{seed: evaluation JSONs by fold} of `variant` on `dataset`, from `paths.eval` and its `seed<s>/` folders."
+    "{seed: evaluation JSONs by fold} of `variant` on `dataset` over `ablation.folds`, from `paths.eval` and its `seed<s>/` folders."
     root, groups = Path(params.paths.eval), {}
     for base in [root, *sorted(p for p in root.glob("seed*") if p.is_dir())]:
-        for k in (1, 2, 3):
+        for k in params.ablation.folds:
             if not (p := eval_path(params, dataset, variant, k) if base == root else base / dataset / f"fold{k}" / f"{variant}.json").exists():
                 continue
             r = json.loads(p.read_text())
@@ -259,7 +260,7 @@ def write_tables(params: Params, variant: str = "full") -> list[Path]:
                                  f"Table 3: accuracy (%) on {DATASET_NAMES[ds]}", _notes(res[ds], ds) + avg_notes(t3, ds)))
     for ds in ("disfa", "bp4d"): paths.append(write_explanations(out, ds, res[ds], variant))
     for ds in ("bp4d", "disfa"):
-        abl = [r for n in VARIANTS if (r := ablation_result(params, ds, n)) is not None]
+        abl = [r for n in params.ablation.variants if (r := ablation_result(params, ds, n)) is not None]
         if not abl and ds == "disfa": continue
         pub = published(4) if ds == "bp4d" else pd.DataFrame(columns=[*DATASET_AUS[ds], "avg", "llga_acc", "glga_acc"])
         for c in TABLE4_EXTRA:
