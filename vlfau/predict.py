@@ -190,11 +190,11 @@ def _events(files, writer: ResultWriter, every: int):
 
 def params_without_file(args) -> Params:
     "With no parameters file (a folder outside the project): the checkpoint's own run configuration, `--set` on top."
-    from vlfau.model.checkpoint import load_checkpoint
+    from vlfau.model.checkpoint import checkpoint_extra
     if args.profile: raise VlfauError(f"--profile {args.profile}: profiles are composed from a project's conf/; outside "
                                       f"one the checkpoint's own parameters apply (--set key=value changes them)")
     if not Path(args.checkpoint).is_file(): raise VlfauError(f"{args.checkpoint}: no such checkpoint file")
-    meta = load_checkpoint(args.checkpoint).extra
+    meta = checkpoint_extra(args.checkpoint)  # main builds the model once, from the same file
     if "params" not in meta: raise VlfauError(f"{args.checkpoint}: written before checkpoints stored their run's "
                                              f"parameters; pass --params with the project's params.yaml")
     return params_from_dict(meta["params"], args.overrides, f"{args.checkpoint} (its run's parameters)")

@@ -16,7 +16,8 @@ from ..core import VlfauError, atomic_write
 from .vlfau import VLFAU, build_model
 
 # %% auto #0
-__all__ = ['CHECKPOINT_VERSION', 'DECODE_KEYS', 'IGNORED_KEYS', 'save_checkpoint', 'Checkpoint', 'load_checkpoint']
+__all__ = ['CHECKPOINT_VERSION', 'DECODE_KEYS', 'IGNORED_KEYS', 'save_checkpoint', 'Checkpoint', 'checkpoint_extra',
+           'load_checkpoint']
 
 # %% ../../nbs/44_model.checkpoint.ipynb #a3594862
 CHECKPOINT_VERSION = 1
@@ -69,6 +70,10 @@ def _read(path: Path) -> dict:
     if isinstance(ckpt["model"], dict) and "au_query" not in ckpt["model"]:  # written before model.au_query existed:
         ckpt["model"]["au_query"] = "local_decoder.query.weight" in ckpt["state_dict"]  # the offset was always on then
     return ckpt
+
+def checkpoint_extra(path: str | os.PathLike) -> dict:
+    "What `save_checkpoint`'s caller added (`extra`: the run's parameters, say), read without rebuilding the model."
+    return _read(Path(path)).get("extra") or {}
 
 def load_checkpoint(path: str | os.PathLike,   # a file save_checkpoint wrote
                     expect=None,               # ModelParams or dict(model=, aus=, img_size=, vocab=) to check against
