@@ -14,21 +14,22 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .landmarks import detect_faces
+from .landmarks import default_detector, detect_faces
 from .store import SHARDS, CropStore, crops_dir, encode_jpeg, write_shard, write_store
 from .warp import align_face, points_inside
 from ..core import VlfauError, atomic_write
 from ..data.manifest import LM_COLUMNS, load_frame, load_manifest
 
 # %% auto #0
-__all__ = ['UNREADABLE', 'TRUNCATED', 'NO_LANDMARKS', 'NO_FACE', 'OFF_IMAGE', 'ALIGN_ERROR', 'SEVERAL', 'REASONS', 'image_damage',
-           'read_frame', 'align_frame', 'unit_fingerprint', 'unit_done', 'align_unit', 'failures_path', 'summary_path',
-           'subjects_path', 'plan_units', 'align_dataset', 'assemble', 'add_arguments', 'main']
+__all__ = ['UNREADABLE', 'TRUNCATED', 'NO_LANDMARKS', 'NO_FACE', 'OFF_IMAGE', 'ALIGN_ERROR', 'SEVERAL', 'REASONS', 'SUBJECT_FACE',
+           'image_damage', 'read_frame', 'align_frame', 'unit_fingerprint', 'unit_done', 'align_unit', 'failures_path',
+           'summary_path', 'subjects_path', 'plan_units', 'align_dataset', 'assemble', 'add_arguments', 'main']
 
 # %% ../../nbs/23_align.stage.ipynb #13c0743b
 UNREADABLE, TRUNCATED, NO_LANDMARKS = "unreadable file", "truncated image", "no landmarks"
 NO_FACE, OFF_IMAGE, ALIGN_ERROR, SEVERAL = "no face", "landmarks off-image", "alignment error", "several faces"
 REASONS = (UNREADABLE, TRUNCATED, NO_LANDMARKS, NO_FACE, OFF_IMAGE, ALIGN_ERROR, SEVERAL)  # SEVERAL flags an aligned frame
+SUBJECT_FACE = 0.15  # a dataset frame films one subject close up: the detector looks for faces of at least this share of the short side
 
 def image_damage(path) -> str | None:
     "Why an image file cannot be used whole: empty, truncated JPEG/PNG; None if it looks complete."
@@ -57,11 +58,12 @@ def align_frame(rgb: np.ndarray, points, landmarks: str, size: int) -> tuple[np.
         info["source"] = "dataset"
         if not np.isfinite(pts).all(): return None, {**info, "reason": NO_LANDMARKS, "detail": "the manifest has no landmarks"}
     else:
-        faces = detect_faces(rgb)
-        info.update(source="detector", faces=len(faces))
+        det = default_detector(max_faces=1, min_face_fraction=SUBJECT_FACE)  # landmarks for the largest face only
+        faces = det(rgb)
+        info.update(source="detector", faces=len(faces) + det.dropped)
         if not faces: return None, {**info, "reason": NO_FACE}
         pts = faces[0].points
-        if len(faces) > 1: info.update(reason=SEVERAL, detail=f"{len(faces)} faces, the largest aligned")
+        if info["faces"] > 1: info.update(reason=SEVERAL, detail=f"{info['faces']} faces, the largest aligned")
     if not points_inside(pts, rgb.shape):
         return None, {**info, "reason": OFF_IMAGE, "detail": f"points {np.round(pts, 1).tolist()} outside {rgb.shape[1]}x{rgb.shape[0]}"}
     return align_face(rgb, pts, size), info
