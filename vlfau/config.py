@@ -15,11 +15,11 @@ from .aus import CATALOGUE, DATASET_AUS
 from .core import VlfauError, atomic_write
 
 # %% auto #0
-__all__ = ['AuNorm', 'AU_NORMS', 'DecoderDtype', 'DECODER_DTYPES', 'PARAMS_HEADER', 'ConfigError', 'PathParams', 'DatasetParams',
-           'DataParams', 'SynthParams', 'AlignParams', 'CaptionParams', 'ModelParams', 'LossWeights', 'TrainParams',
-           'EvalParams', 'AblationParams', 'FigureParams', 'PredictParams', 'Params', 'from_dict', 'parse_override',
-           'profiles', 'compose', 'write_params', 'load_params', 'params_from_dict', 'add_arguments', 'main',
-           'params_main']
+__all__ = ['AuNorm', 'AU_NORMS', 'DecoderDtype', 'DECODER_DTYPES', 'DescribeMode', 'DESCRIBE_MODES', 'PARAMS_HEADER',
+           'ConfigError', 'PathParams', 'DatasetParams', 'DataParams', 'SynthParams', 'AlignParams', 'CaptionParams',
+           'ModelParams', 'LossWeights', 'TrainParams', 'EvalParams', 'AblationParams', 'FigureParams', 'PredictParams',
+           'Params', 'from_dict', 'parse_override', 'profiles', 'compose', 'write_params', 'load_params',
+           'params_from_dict', 'add_arguments', 'main', 'params_main']
 
 # %% ../nbs/02_config.ipynb #c3dced18
 class ConfigError(VlfauError):
@@ -290,6 +290,8 @@ class FigureParams:
 # %% ../nbs/02_config.ipynb #ca8dd822
 DecoderDtype = Literal["float32", "bfloat16"]
 DECODER_DTYPES = typing.get_args(DecoderDtype)  # what the description decoders can run in (vlfau predict --decoder-dtype)
+DescribeMode = Literal["all", "present", "none"]
+DESCRIBE_MODES = typing.get_args(DescribeMode)  # which descriptions vlfau predict writes (--describe)
 
 @dataclass
 class PredictParams:
@@ -297,14 +299,19 @@ class PredictParams:
     every: int = 1               # explain every k-th video frame
     batch_size: int = 16         # faces per forward pass
     commit_every: int = 250      # video frames between commits of the results (resumable runs)
-    max_faces: int = 4           # faces per frame at most
+    max_faces: int = 32          # faces explained per frame at most (the largest); the rest are reported as skipped
     min_score: float = 0.5       # face detector confidence threshold
+    min_face: float = 32         # smallest face height to find, px (smaller: slower detection)
+    describe: DescribeMode = "all"  # texts: every AU and the face; 'present': only AUs predicted present, and the face; 'none'
+    track_age: int = 30          # video frames a track survives unseen (a face that returns later gets a new id)
     decoder_dtype: DecoderDtype = "float32"  # the description decoders; bfloat16: can be faster, same probabilities
 
     def check(self, key):
         for name in ("every", "batch_size", "commit_every", "max_faces"):
             _need(getattr(self, name) >= 1, f"{key}.{name}", getattr(self, name), "an integer >= 1")
         _need(0 < self.min_score < 1, f"{key}.min_score", self.min_score, "a probability in (0, 1)")
+        _need(self.min_face > 0, f"{key}.min_face", self.min_face, "a height in pixels > 0")
+        _need(self.track_age >= 0, f"{key}.track_age", self.track_age, "an integer >= 0")
 
 @dataclass
 class Params:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/70_predict.ipynb #343f07a0
 from __future__ import annotations
-import dataclasses, os, sys
+import dataclasses, math, os, sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
@@ -17,16 +17,16 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np
 import torch
 
-from .align.landmarks import FaceDetector, to_rgb8
+from .align.landmarks import FaceDetector, box_iou, to_rgb8
 from .align.warp import align_face
 from .captions.text import global_description, local_description
-from .config import DECODER_DTYPES, Params, PredictParams, from_dict, params_from_dict
+from .config import DECODER_DTYPES, DESCRIBE_MODES, Params, PredictParams, from_dict, params_from_dict
 from .core import VlfauError
 from .data.dataset import transform
 from .predict_io import FaceResult, Frame, MediaError, ResultWriter, find_media, iter_frames, media_kind, prefetch
 
 # %% auto #0
-__all__ = ['POLICY_TOO_LATE', 'Predictor', 'add_arguments', 'params_without_file', 'main']
+__all__ = ['POLICY_TOO_LATE', 'Predictor', 'FaceTracker', 'add_arguments', 'params_without_file', 'main']
 
 # %% ../nbs/70_predict.ipynb #f5ecb98f
 class Predictor:
@@ -38,12 +38,17 @@ class Predictor:
                  thresholds=0.5,                 # per-AU decision thresholds: a number, a list in AU order, or a dict
                  batch_size: int = 16,           # faces per forward pass
                  beam: Optional[int] = None,     # beam of the global description (None: the model's)
-                 max_faces: int = 4,             # faces per frame at most
+                 max_faces: int = 32,            # faces explained per frame at most (the largest; the rest: 'skipped')
                  min_score: float = 0.5,         # face detector confidence threshold
+                 min_face: float = 32,           # smallest face height to find, px
+                 describe: str = "all",          # texts: 'all', 'present' (AUs predicted present, and the face) or 'none'
+                 track_age: int = 30,            # video frames a track survives unseen
                  decoder_dtype: str = "float32", # the description decoders' dtype ("bfloat16": words can come faster)
                  detector: Optional[FaceDetector] = None):  # a face detector to share (None: a new one)
         if decoder_dtype not in DECODER_DTYPES:
             raise VlfauError(f"decoder_dtype = {decoder_dtype!r}: expected {' or '.join(map(repr, DECODER_DTYPES))}")
+        if describe not in DESCRIBE_MODES:
+            raise VlfauError(f"describe = {describe!r}: expected {', '.join(map(repr, DESCRIBE_MODES))}")
         self.model, self.vocab, self.data, self.align_size = model.eval().set_decoder_dtype(getattr(torch, decoder_dtype)), vocab, data, align_size
         self.device = next(model.parameters()).device
         self.aus = list(model.aus)
@@ -51,7 +56,8 @@ class Predictor:
         self.thresholds = np.array([t.get(a, 0.5) for a in self.aus] if isinstance(t, dict) else
                                    np.broadcast_to(np.asarray(t, np.float64), (len(self.aus),)), np.float64)
         self.batch_size, self.beam, self._detector, self._own = batch_size, beam, detector, detector is None
-        self._detector_kw = dict(max_faces=max_faces, min_score=min_score)
+        self.describe, self.track_age = describe, track_age
+        self._detector_kw = dict(max_faces=max_faces, min_score=min_score, min_face=min_face)
 
     @property
     def detector(self) -> FaceDetector:
@@ -88,54 +94,113 @@ def _from_checkpoint(cls, path,            # a checkpoint written by `vlfau trai
     data, align_size = _preprocessing(meta, params, ck.img_size)
     thresholds = meta.get("thresholds", meta.get("threshold", params.evaluate.threshold))
     pp = params.predict
-    kw = dict(batch_size=pp.batch_size, max_faces=pp.max_faces, min_score=pp.min_score, decoder_dtype=pp.decoder_dtype) | kw
+    kw = dict(batch_size=pp.batch_size, max_faces=pp.max_faces, min_score=pp.min_score, min_face=pp.min_face,
+              describe=pp.describe, track_age=pp.track_age, decoder_dtype=pp.decoder_dtype) | kw
     vocab = Vocab.from_dict(ck.vocab) if ck.vocab else None
     return cls(ck.model.to(device), vocab, data, align_size, thresholds, **kw)
 Predictor.from_checkpoint = classmethod(_from_checkpoint)
 
 # %% ../nbs/70_predict.ipynb #16b164d2
 def _faces(self, rgb: np.ndarray):
-    "Detected faces of one frame (largest first) and their aligned crops."
+    "Detected faces of one frame (largest first) and their aligned crops; the faces beyond max_faces are in `self.detector.dropped`."
     faces = self.detector(rgb)
     return faces, [align_face(rgb, f.points, self.align_size) for f in faces]
 
+def _local_mask(self):
+    "The `describe` argument of the model for this predictor's mode: None (every AU), the present ones, or none."
+    if self.describe == "all": return None
+    if self.describe == "none": return lambda p: torch.zeros_like(p, dtype=torch.bool)
+    t = torch.as_tensor(self.thresholds, dtype=torch.float32)
+    return lambda p: p >= t.to(p.device)
+
 @torch.no_grad()
 def _explain(self, crops: list[np.ndarray]) -> list[dict]:
-    "The model on aligned crops: per crop its probabilities, states, local and global texts and attention."
-    out = []
+    "The model on aligned crops: per crop its probabilities, states, local and global texts (as `describe` says) and attention."
+    out, mask = [], self._local_mask()
     for i in range(0, len(crops), self.batch_size):
         chunk = crops[i:i + self.batch_size]
         x = torch.from_numpy(np.stack([transform(c, self.data, train=False) for c in chunk]))
-        d = {k: v.cpu() for k, v in self.model.describe(x.to(self.device), beam=self.beam).items()}
+        d = {k: v.cpu() for k, v in self.model.describe(x.to(self.device), beam=self.beam, local_mask=mask,
+                                                         global_text=self.describe != "none").items()}
         probs, attn = d["probs"].numpy().astype(np.float64), d["spatial_attn"].numpy()
         for j in range(len(chunk)):
             p = probs[j]; states = (p >= self.thresholds).astype(int)
-            local = ([self.vocab.decode(t) for t in d["local_tokens"][j]] if "local_tokens" in d else
-                     [local_description(a, bool(s)) for a, s in zip(self.aus, states)])
-            glob = (self.vocab.decode(d["global_tokens"][j]) if "global_tokens" in d else
+            said = states.astype(bool) if self.describe == "present" else np.full(len(self.aus), self.describe == "all")
+            local = ["" if not on else self.vocab.decode(t) if "local_tokens" in d else local_description(a, bool(s))
+                     for on, t, a, s in zip(said, d["local_tokens"][j] if "local_tokens" in d else [None]*len(self.aus),
+                                            self.aus, states)]
+            glob = ("" if self.describe == "none" else self.vocab.decode(d["global_tokens"][j]) if "global_tokens" in d else
                     global_description([a for a, s in zip(self.aus, states) if s], "U"))
             out.append(dict(probs=dict(zip(self.aus, p.tolist())), states=dict(zip(self.aus, states.tolist())),
                             local=dict(zip(self.aus, local)), global_text=glob, attention=attn[j], crop=chunk[j]))
     return out
 
-Predictor.faces, Predictor.explain = _faces, _explain
+Predictor.faces, Predictor.explain, Predictor._local_mask = _faces, _explain, _local_mask
+
+
+# %% ../nbs/70_predict.ipynb #bfbc293b
+class FaceTracker:
+    "Track ids for the faces of successive frames of one video: `update(faces, frame) -> ids`."
+    IOU_GATE, POINT_GATE, POINT_CAP = 0.1, 1.5, 4.0
+
+    def __init__(self, max_age: int = 30):  # frames a track survives unseen
+        self.max_age, self.next_id = max_age, 0
+        self.tracks: dict[int, tuple] = {}   # id -> (box, points, eye distance, last frame seen)
+
+    def update(self, faces, frame: int) -> list[int]:
+        "The track id of each face (objects with `box` [x0, y0, x1, y1] and `points` [5, 2]) in `frame`."
+        from scipy.optimize import linear_sum_assignment
+        self.tracks = {i: t for i, t in self.tracks.items() if frame - t[3] <= self.max_age}
+        ids = [-1]*len(faces)
+        if self.tracks and faces:
+            tids = list(self.tracks)
+            cost = np.full((len(tids), len(faces)), 1e6)
+            for r, tid in enumerate(tids):
+                box, pts, iod, _ = self.tracks[tid]
+                for c, f in enumerate(faces):
+                    iou = box_iou(box, f.box)
+                    d = float(np.linalg.norm(np.asarray(f.points) - pts, axis=1).mean())/max(iod, f.eye_distance, 1.0)
+                    size = abs(math.log(max(iod, 1e-3)/max(f.eye_distance, 1e-3)))  # 0 for the same size
+                    if iou > self.IOU_GATE or d < self.POINT_GATE: cost[r, c] = (1 - iou) + min(d, self.POINT_CAP) + 2*size
+            for r, c in zip(*linear_sum_assignment(cost)):
+                if cost[r, c] < 1e6: ids[c] = tids[r]
+        for c, f in enumerate(faces):
+            if ids[c] < 0: ids[c], self.next_id = self.next_id, self.next_id + 1
+            self.tracks[ids[c]] = (np.asarray(f.box, np.float64), np.asarray(f.points, np.float64), f.eye_distance, frame)
+        return ids
+
 
 # %% ../nbs/70_predict.ipynb #3c81c713
+def _face_fields(f) -> dict:
+    "What a FaceResult takes from a detected face: score, box (x, y, w, h), pose, quality."
+    return dict(confidence=f.score, box=(float(f.box[0]), float(f.box[1]), float(f.box[2] - f.box[0]), float(f.box[3] - f.box[1])),
+                pose=tuple(float(v) for v in f.pose), quality=f.quality)
+
 def _prepared(self, items):
-    "The items with the faces and aligned crops of each frame (None, None for other items)."
+    "The items with the faces, aligned crops and (track ids, skipped faces) of each frame (Nones for other items)."
+    tracker, current = None, object()
     for key, item in items:
-        yield (key, item, *self.faces(item.rgb)) if isinstance(item, Frame) else (key, item, None, None)
+        if not isinstance(item, Frame): yield key, item, None, None, None; continue
+        if key != current: tracker, current = FaceTracker(self.track_age), key  # tracks live within one file
+        faces, crops = self.faces(item.rgb)
+        skipped = list(self.detector.dropped)
+        yield key, item, faces, crops, (tracker.update(faces + skipped, item.index), skipped)
 
 def _results(self, batch):
     "The model on every crop of a batch of prepared items, regrouped per item."
-    expl = iter(self.explain([c for *_, crops in batch if crops for c in crops]))
-    for key, item, faces, crops in batch:
+    expl = iter(self.explain([c for *_, crops, _ in batch if crops for c in crops]))
+    for key, item, faces, crops, extra in batch:
         if faces is None: yield key, item, None; continue
-        base = dict(file=str(key), frame=item.index, timestamp=item.time, faces=len(faces))
-        if not faces: yield key, item, [FaceResult(**base, status="no_face")]; continue
-        yield key, item, [FaceResult(**base, face_id=i, confidence=f.score,
-                                     box=(float(f.box[0]), float(f.box[1]), float(f.box[2] - f.box[0]), float(f.box[3] - f.box[1])),
-                                     **next(expl)) for i, f in enumerate(faces)]
+        ids, skipped = extra
+        base = dict(file=str(key), frame=item.index, timestamp=item.time, faces=len(faces) + len(skipped))
+        if not faces:
+            d = self.detector
+            yield key, item, [FaceResult(**base, status="no_face", reason=f"no face of at least {d.min_face:g} px with a "
+                                         f"detector score of at least {d.min_score:g}")]; continue
+        yield key, item, ([FaceResult(**base, face_id=i, **_face_fields(f), **next(expl)) for i, f in zip(ids, faces)] +
+                          [FaceResult(**base, face_id=i, status="skipped", **_face_fields(f),
+                                      reason=f"beyond max_faces = {self.detector.max_faces} (the largest are explained)")
+                           for i, f in zip(ids[len(faces):], skipped)])
 
 def _stream(self, items: Iterable, depth: int = 16) -> Iterator[tuple]:
     "Explain every frame of `(key, item)` pairs, batched over faces and frames: yields `(key, item, results)`."
@@ -147,6 +212,7 @@ def _stream(self, items: Iterable, depth: int = 16) -> Iterator[tuple]:
     yield from self._results(batch)
 
 Predictor._prepared, Predictor._results, Predictor.stream = _prepared, _results, _stream
+
 
 # %% ../nbs/70_predict.ipynb #1907e1ff
 def _inputs(x, every: int):
@@ -177,6 +243,12 @@ def add_arguments(p):
     p.add_argument("--decoder-dtype", choices=DECODER_DTYPES,
                    help="dtype of the description decoders; bfloat16 can be faster on CPUs with bfloat16 arithmetic, with "
                         "the same probabilities (default: params predict.decoder_dtype)")
+    p.add_argument("--describe", choices=DESCRIBE_MODES,
+                   help="which texts to write: all (every AU and the face), present (only the AUs predicted present, and "
+                        "the face; faster), none (probabilities and states only; fastest) (default: params predict.describe)")
+    p.add_argument("--max-faces", type=int, help="faces explained per frame, the largest; the others are reported as "
+                                                 "skipped (default: params predict.max_faces)")
+    p.add_argument("--min-face", type=float, help="smallest face height to find, px (default: params predict.min_face)")
     p.add_argument("--annotate", action="store_true", help="also write annotated images/videos to <out>/annotated/")
     p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming in <out>")
 
@@ -203,7 +275,7 @@ def main(args, params):
     "Explain every face in the inputs; write CSV, JSON lines and optionally annotated media."
     from tqdm.auto import tqdm
     from vlfau import predict_render as render
-    for k in ("every", "batch_size", "commit_every", "decoder_dtype"):  # a flag overrides its parameter, with the same checks
+    for k in ("every", "batch_size", "commit_every", "decoder_dtype", "describe", "max_faces", "min_face"):  # a flag overrides its parameter, with the same checks
         if getattr(args, k) is not None: params.predict = from_dict(PredictParams, {**vars(params.predict), k: getattr(args, k)}, "predict")
     pp = params.predict
     out = Path(args.out or Path(params.paths.reports)/"predict")
@@ -216,14 +288,15 @@ def main(args, params):
     todo = [f for f in files if not writer.done(f)]
     if len(todo) < len(files): print(f"vlfau predict: {len(files) - len(todo)} file(s) already done in {out}", file=sys.stderr)
     pending, seen, since, sinks = defaultdict(list), {}, defaultdict(int), {}
-    stats = dict(frames=0, faces=0, no_face=0, skipped=0)
+    stats = dict(frames=0, faces=0, no_face=0, skipped=0, beyond=0)
     try:
         with pred, tqdm(total=len(todo), unit="file", disable=None) as bar:
             for f, item, results in pred.stream(_events(todo, writer, pp.every)):
                 video = media_kind(f) == "video"
                 if isinstance(item, Frame):
                     pending[f] += results; seen[f] = item.index + 1; since[f] += 1; stats["frames"] += 1
-                    stats["faces"] += sum(r.status == "ok" for r in results); stats["no_face"] += results[0].status != "ok"
+                    stats["faces"] += sum(r.status == "ok" for r in results); stats["no_face"] += results[0].status == "no_face"
+                    stats["beyond"] += sum(r.status == "skipped" for r in results)
                     if args.annotate:
                         img = render.annotate(item.rgb, results, pred.aus)
                         if not video: render.save_image(_annotated_path(out, f, args.inputs, ".jpg"), img)
@@ -242,7 +315,8 @@ def main(args, params):
     finally:  # an interrupted annotation leaves no partial video behind
         for sink in sinks.values(): sink.close(ok=False)
     print(f"vlfau predict: {len(todo)} file(s) ({stats['skipped']} skipped), {stats['frames']} frame(s), "
-          f"{stats['faces']} face(s), {stats['no_face']} frame(s) without a face -> {writer.csv}, {writer.jsonl}")
+          f"{stats['faces']} face(s) explained" + (f", {stats['beyond']} beyond max_faces = {pred.detector.max_faces} (status "
+          f"'skipped')" if stats["beyond"] else "") + f", {stats['no_face']} frame(s) without a face -> {writer.csv}, {writer.jsonl}")
 
 def _annotated_path(out: Path, f: Path, inputs, ext: str) -> Path:
     "Where the annotated copy of `f` goes: <out>/annotated/ + its path below the input folder it was found in."

@@ -133,11 +133,14 @@ class FaceResult:
     file: str                       # the image or video it comes from
     frame: int                      # 0-based frame index in the file
     timestamp: float                # seconds from the start of the video
-    face_id: int = 0                # index of the face in the frame, largest first
-    faces: int = 0                  # faces found in the frame
-    status: str = "ok"              # 'ok' or 'no_face'
+    face_id: int = 0                # a video's track id; an image's rank by size (0: the largest)
+    faces: int = 0                  # faces found in the frame (skipped ones included)
+    status: str = "ok"              # 'ok', 'no_face' or 'skipped'
+    reason: str = ""                # why a frame has no face or a face was skipped
     confidence: float = math.nan    # detection score
     box: tuple = (math.nan,) * 4    # x, y, width, height in frame pixels
+    pose: tuple = (math.nan,) * 3   # yaw, pitch, roll in degrees
+    quality: str = ""               # 'good', or the reasons to doubt the face, comma-separated
     probs: dict = field(default_factory=dict)   # AU number -> probability
     states: dict = field(default_factory=dict)  # AU number -> 0/1 at the checkpoint's threshold
     local: dict = field(default_factory=dict)   # AU number -> local description
@@ -151,7 +154,8 @@ class FaceResult:
     def present(self) -> list[int]: return [a for a, s in self.states.items() if s]
 
 # %% ../nbs/71_predict_io.ipynb #5014c2c9
-BASE_COLUMNS = ["file", "frame", "timestamp", "face_id", "faces", "success", "status", "confidence", "x", "y", "w", "h"]
+BASE_COLUMNS = ["file", "frame", "timestamp", "face_id", "faces", "success", "status", "reason", "confidence",
+                "x", "y", "w", "h", "yaw", "pitch", "roll", "quality"]
 
 def columns(aus) -> list[str]:
     "The CSV header for a model predicting `aus`."
@@ -164,8 +168,9 @@ def _num(x, nd=4):
 def to_row(r: FaceResult, aus) -> dict:
     "The CSV row of a result."
     row = dict(file=r.file, frame=r.frame, timestamp=_num(r.timestamp), face_id=r.face_id, faces=r.faces,
-               success=r.success, status=r.status, confidence=_num(r.confidence),
-               **{k: _num(v, 1) for k, v in zip("xywh", r.box)})
+               success=r.success, status=r.status, reason=r.reason, confidence=_num(r.confidence),
+               **{k: _num(v, 1) for k, v in zip("xywh", r.box)},
+               **{k: _num(v, 1) for k, v in zip(("yaw", "pitch", "roll"), r.pose)}, quality=r.quality)
     for a in aus:
         c = get_au(a).code
         row[f"{c}_p"] = _num(r.probs.get(a)); row[f"{c}_c"] = r.states.get(a, "")
@@ -175,8 +180,10 @@ def to_row(r: FaceResult, aus) -> dict:
 
 def to_json(r: FaceResult, aus) -> dict:
     "The JSON-lines object of a result: AUs nested by name; NaN written as null."
-    j = {k: (None if v == "" else v) for k, v in to_row(r, []).items() if k not in ("x", "y", "w", "h", "global_text")}
-    j["box"] = None if r.status != "ok" else [_num(v, 1) for v in r.box]
+    j = {k: (None if v == "" else v) for k, v in to_row(r, []).items()
+         if k not in ("x", "y", "w", "h", "yaw", "pitch", "roll", "global_text")}
+    j["box"] = None if r.status == "no_face" else [_num(v, 1) for v in r.box]
+    j["pose"] = None if r.status == "no_face" else dict(zip(("yaw", "pitch", "roll"), (_num(v, 1) for v in r.pose)))
     j["aus"] = {get_au(a).code: {"p": _num(r.probs[a]), "c": int(r.states[a]), "text": r.local.get(a, "")}
                 for a in aus if a in r.probs}
     j["global_text"] = r.global_text
@@ -216,8 +223,10 @@ class ResultWriter:
     def _check_header(self):
         with open(self.csv, newline="", encoding="utf-8") as f: head = next(csv.reader(f), [])
         if head != self.columns:
-            raise VlfauError(f"{self.csv}: written for other AUs ({', '.join(h[:-2] for h in head if h.endswith('_p'))}) "
-                             f"than this checkpoint's; choose another output folder or pass --overwrite")
+            what = (f"for other AUs ({', '.join(h[:-2] for h in head if h.endswith('_p'))}) than this checkpoint's"
+                    if head[:len(BASE_COLUMNS)] == BASE_COLUMNS else f"with other columns ({', '.join(head[:len(BASE_COLUMNS)])}, ...: "
+                    f"an earlier version) than these ({', '.join(BASE_COLUMNS)}, ...)")
+            raise VlfauError(f"{self.csv}: written {what}; choose another output folder or pass --overwrite")
 
     def done(self, file) -> bool:
         "Whether `file` is finished (or was skipped) in an earlier run."

@@ -54,7 +54,7 @@ def face_panel(r: FaceResult, aus, width: int = 460, face: int = 128, thumb: int
             x, y = (i % per_row) * (thumb + 4), y0 + (i // per_row) * (thumb + 14)
             img[y:y + thumb, x:x + thumb] = overlay(small, r.attention[i])
             _text(img, get_au(a).code, x, y + thumb + 11, GREEN if r.states.get(a) else GREY, 0.33)
-    _text(img, f"face {r.face_id}  conf {r.confidence:.2f}", face + 8, 12, GREY)
+    _text(img, f"face {r.face_id}  conf {r.confidence:.2f}  {r.quality}", face + 8, 12, GREY)
     for i, line in enumerate(glob): _text(img, line, face + 8, 12 + LINE * (i + 1))
     y = h - LINE * len(local) - 4
     for i, (a, line) in enumerate(local): _text(img, line, 4, y + LINE * i, GREEN if r.states.get(a) else GREY)
@@ -68,9 +68,11 @@ def annotate(rgb: np.ndarray, results: list[FaceResult], aus, height: int = 480,
     column = np.full((height, width, 3), 16, np.uint8)
     y = 0
     for r in results:
-        if r.status != "ok":
+        if r.status == "no_face":
             _text(frame, "no face", 8, 24, (255, 80, 80), 0.7); continue
         x, yb, w, hb = (np.asarray(r.box) * s).round().astype(int)
+        if r.status != "ok":  # found but not explained (beyond predict.max_faces): a grey box, no panel
+            cv2.rectangle(frame, (x, yb), (x + w, yb + hb), (160, 160, 160), 1); continue
         cv2.rectangle(frame, (x, yb), (x + w, yb + hb), GREEN, 2)
         _text(frame, str(r.face_id), x + 3, yb + 18, GREEN, 0.6)
         if y < height:

@@ -16,8 +16,8 @@ from ..core import VlfauError
 
 # %% auto #0
 __all__ = ['EYE_CORNERS', 'NOSE_TIP', 'MOUTH_CORNERS', 'DET_FACE', 'COARSE_SIDE', 'NMS_IOU', 'FACE_3D', 'QUALITY', 'REFINE',
-           'landmarker_path', 'to_rgb8', 'five_points', 'Face', 'shrink', 'detect_rows', 'row_points', 'head_pose',
-           'sharpness', 'quality_flags', 'FaceDetector', 'default_detector', 'detect_faces']
+           'landmarker_path', 'to_rgb8', 'five_points', 'Face', 'box_iou', 'shrink', 'detect_rows', 'row_points',
+           'head_pose', 'sharpness', 'quality_flags', 'FaceDetector', 'default_detector', 'detect_faces']
 
 # %% ../../nbs/20_align.landmarks.ipynb #57dd9599
 def landmarker_path() -> Path:
@@ -83,7 +83,8 @@ class Face:
     @property
     def eye_distance(self) -> float: return float(np.linalg.norm(self.points[1] - self.points[0]))
 
-def _iou(a, b) -> float:
+def box_iou(a, b) -> float:
+    "Intersection over union of two boxes [x0, y0, x1, y1]."
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0])); iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix*iy
     return inter/((a[2] - a[0])*(a[3] - a[1]) + (b[2] - b[0])*(b[3] - b[1]) - inter + 1e-9)
@@ -189,7 +190,7 @@ REFINE = 256  # px: side of the crop the landmarker sees
 class FaceDetector:
     "Offline face detection with landmarks: `det(rgb) -> list[Face]`, largest first. Reuse it; `close()` it."
     def __init__(self,
-                 max_faces: int = 32,      # faces per image at most (the largest); the rest are counted in `dropped`
+                 max_faces: int = 32,      # faces per image at most (the largest); the rest go to `dropped`
                  min_score: float = 0.5,   # detector confidence threshold
                  min_face: float = 32,     # smallest face height to find, px (smaller is slower: the frame is shrunk less)
                  max_side: int = 2560,     # the detector sees at most this long side (larger frames lose their smallest faces)
@@ -200,7 +201,8 @@ class FaceDetector:
                              f"max_side={max_side}): expected max_faces >= 1, 0 <= min_score <= 1, min_face > 0, max_side >= 64")
         self.max_faces, self.min_score, self.min_face, self.max_side, self.refine = max_faces, min_score, min_face, max_side, refine
         self.min_face_fraction = min_face_fraction
-        self.dropped, self._lm = 0, None
+        self.dropped: list[Face] = []  # the last call's faces beyond max_faces (unrefined)
+        self._lm = None
         _yuface()
 
     def _landmarker(self):
@@ -233,16 +235,15 @@ class FaceDetector:
         "Every face in `rgb` (any layout `to_rgb8` accepts), largest box first, at most `max_faces`."
         rgb = to_rgb8(rgb)
         rows = detect_rows(rgb, self.min_score, max(self.min_face, self.min_face_fraction*min(rgb.shape[:2])), self.max_side)
-        self.dropped = max(0, len(rows) - self.max_faces)
-        faces = []
-        for row in rows[:self.max_faces]:
-            lms = self.landmarks(rgb, row) if self.refine else None
-            pts, src = (five_points(lms), "landmarker") if lms is not None else (row_points(row), "detector")
-            f = Face(np.array([row[1], row[2], row[1] + row[3], row[2] + row[4]], np.float32), float(row[0]), pts,
-                     pts.copy() if lms is None else lms, src, head_pose(pts), sharpness(rgb, pts))
-            f.quality = quality_flags(f)
-            faces.append(f)
-        return faces
+        self.dropped = [self._face(rgb, row, None) for row in rows[self.max_faces:]]  # found, not refined: box, score, pose
+        return [self._face(rgb, row, self.landmarks(rgb, row) if self.refine else None) for row in rows[:self.max_faces]]
+
+    def _face(self, rgb, row, lms) -> Face:
+        pts, src = (five_points(lms), "landmarker") if lms is not None else (row_points(row), "detector")
+        f = Face(np.array([row[1], row[2], row[1] + row[3], row[2] + row[4]], np.float32), float(row[0]), pts,
+                 pts.copy() if lms is None else lms, src, head_pose(pts), sharpness(rgb, pts))
+        f.quality = quality_flags(f)
+        return f
 
     def detect_many(self, images: Iterable) -> list[list[Face]]:
         "`self(img)` for each image of an iterable (a batch, a generator of video frames)."

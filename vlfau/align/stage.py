@@ -60,7 +60,7 @@ def align_frame(rgb: np.ndarray, points, landmarks: str, size: int) -> tuple[np.
     else:
         det = default_detector(max_faces=1, min_face_fraction=SUBJECT_FACE)  # landmarks for the largest face only
         faces = det(rgb)
-        info.update(source="detector", faces=len(faces) + det.dropped)
+        info.update(source="detector", faces=len(faces) + len(det.dropped))
         if not faces: return None, {**info, "reason": NO_FACE}
         pts = faces[0].points
         if info["faces"] > 1: info.update(reason=SEVERAL, detail=f"{info['faces']} faces, the largest aligned")

@@ -177,8 +177,10 @@ def compute_loss(out: dict,                    # the model's forward output
 def _describe(self, images: torch.Tensor,          # [B,3,H,W] normalised images
               beam: Optional[int] = None,          # global beam width; None: params.model.beam
               local_beam: int = 1,                 # local beam width; 1: greedy
-              max_local_len: Optional[int] = None, max_global_len: Optional[int] = None) -> dict:
-    "AU probabilities and the local and global descriptions (tokens, scores, attention maps)."
+              max_local_len: Optional[int] = None, max_global_len: Optional[int] = None,
+              local_mask=None,                     # [B,A] bool, or a callable probs [B,A] -> mask: the AUs to describe; None: all
+              global_text: bool = True) -> dict:   # False: no global description
+    "AU probabilities and the local and global descriptions (tokens, scores, attention maps); AUs outside `local_mask` get <pad> tokens, score NaN, zero attention."
     was_training = self.training
     self.eval()
     try:
@@ -186,12 +188,19 @@ def _describe(self, images: torch.Tensor,          # [B,3,H,W] normalised images
         B, A = feats.shape[:2]
         h, w = V.shape[2:]
         out = dict(probs=torch.sigmoid(self.classifier(feats)), spatial_attn=sa)
-        if self.local_decoder is not None:
+        mask = local_mask(out["probs"]) if callable(local_mask) else local_mask
+        if self.local_decoder is not None and (mask is None or bool(mask.any())):
             dec = self.local_decoder
             maps, q, T = self.local_maps(V, Vhat).to(dec.out.weight.dtype), self.au_queries(B, V.device), max_local_len or self.max_local_len
+            sel = None if mask is None else mask.to(V.device).reshape(-1).nonzero()[:, 0]  # only the masked branches are decoded
+            if sel is not None: maps, q = maps[sel], q[sel]
             tok, sc, att = dec.greedy(maps, T, q) if local_beam == 1 else dec.beam_search(maps, local_beam, T, q)
+            if sel is not None:
+                full = (tok.new_zeros(B*A, tok.shape[1]), sc.new_full((B*A,), float("nan")), att.new_zeros(B*A, *att.shape[1:]))
+                for f, part in zip(full, (tok, sc, att)): f[sel] = part
+                tok, sc, att = full
             out.update(local_tokens=tok.view(B, A, -1), local_scores=sc.view(B, A), local_attn=att.view(B, A, -1, h, w))
-        if self.global_decoder is not None:
+        if self.global_decoder is not None and global_text:
             dec = self.global_decoder
             tok, sc, att = dec.beam_search(V.flatten(2).transpose(1, 2).to(dec.out.weight.dtype), beam or self.cfg.beam,
                                            max_global_len or self.max_global_len, length_norm=self.cfg.length_norm)
