@@ -90,7 +90,7 @@ def box_iou(a, b) -> float:
     return inter/((a[2] - a[0])*(a[3] - a[1]) + (b[2] - b[0])*(b[3] - b[1]) - inter + 1e-9)
 
 # %% ../../nbs/20_align.landmarks.ipynb #dca64b45
-DET_FACE = 20      # px: the smallest face height the detector finds reliably
+DET_FACE = 24      # px: the face height the fine pass shrinks the smallest face asked for to
 COARSE_SIDE = 320  # px: long side of the coarse pass
 NMS_IOU = 0.4      # boxes overlapping more than this are one face
 
