@@ -302,6 +302,7 @@ class PredictParams:
     max_faces: int = 32          # faces explained per frame at most (the largest); the rest are reported as skipped
     min_score: float = 0.5       # face detector confidence threshold
     min_face: float = 32         # smallest face height to find, px (smaller: slower detection)
+    max_side: int = 2560         # the detector sees at most this long side (larger frames lose their smallest faces)
     describe: DescribeMode = "all"  # texts: every AU and the face; 'present': only AUs predicted present, and the face; 'none'
     track_age: int = 30          # video frames a track survives unseen (a face that returns later gets a new id)
     decoder_dtype: DecoderDtype = "float32"  # the description decoders; bfloat16: can be faster, same probabilities
@@ -311,6 +312,7 @@ class PredictParams:
             _need(getattr(self, name) >= 1, f"{key}.{name}", getattr(self, name), "an integer >= 1")
         _need(0 < self.min_score < 1, f"{key}.min_score", self.min_score, "a probability in (0, 1)")
         _need(self.min_face > 0, f"{key}.min_face", self.min_face, "a height in pixels > 0")
+        _need(self.max_side >= 64, f"{key}.max_side", self.max_side, "a side in pixels >= 64")
         _need(self.track_age >= 0, f"{key}.track_age", self.track_age, "an integer >= 0")
 
 @dataclass

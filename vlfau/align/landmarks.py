@@ -17,8 +17,8 @@ from ..core import VlfauError
 
 # %% auto #0
 __all__ = ['EYE_CORNERS', 'NOSE_TIP', 'MOUTH_CORNERS', 'DET_FACE', 'COARSE_SIDE', 'NMS_IOU', 'FACE_3D', 'QUALITY', 'REFINE',
-           'landmarker_path', 'to_rgb8', 'five_points', 'Face', 'box_iou', 'shrink', 'detect_rows', 'row_points',
-           'head_pose', 'sharpness', 'quality_flags', 'FaceDetector', 'default_detector', 'detect_faces']
+           'landmarker_path', 'to_rgb8', 'five_points', 'Face', 'box_iou', 'shrink', 'to_input_pixels', 'detect_rows',
+           'row_points', 'head_pose', 'sharpness', 'quality_flags', 'FaceDetector', 'default_detector', 'detect_faces']
 
 # %% ../../nbs/20_align.landmarks.ipynb #57dd9599
 def landmarker_path() -> Path:
@@ -126,6 +126,14 @@ def shrink(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     while img.shape[1] >= 2*size[0] and img.shape[0] >= 2*size[1]: img = cv2.pyrDown(img)
     return img if img.shape[1::-1] == tuple(size) else cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
 
+def to_input_pixels(rows: np.ndarray, s: float) -> np.ndarray:
+    "Detector rows found on an image scaled by `s`, in the input's pixels: positions by pixel centres, sizes scaled only."
+    r = rows.copy()
+    pos = [1, 2, *range(5, 15)]                # x, y and the five points
+    r[:, pos] = (r[:, pos] + 0.5)/s - 0.5
+    r[:, 3:5] = r[:, 3:5]/s                    # w, h
+    return r
+
 def detect_rows(rgb: np.ndarray,           # contiguous uint8 [H, W, 3] RGB
                 min_score: float = 0.5,    # detector confidence threshold
                 min_face: float = 32,      # smallest face height to find, px
@@ -138,8 +146,7 @@ def detect_rows(rgb: np.ndarray,           # contiguous uint8 [H, W, 3] RGB
     for s in (fine,) if fine <= coarse else (fine, coarse):  # a fine pass no larger than the coarse one sees every size
         img = rgb if s == 1 else shrink(rgb, (max(1, round(w*s)), max(1, round(h*s))))
         r = _raw_detect(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-        r[:, 1:] = (r[:, 1:] + 0.5)/s - 0.5  # pixel centres back to the input's pixels
-        passes.append(r)
+        passes.append(to_input_pixels(r, s))
     rows = np.concatenate(passes)
     rows = rows[(rows[:, 0] >= min_score) & (rows[:, 3] > 0) & (rows[:, 4] > 0)]
     if len(rows):
