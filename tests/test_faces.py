@@ -128,14 +128,24 @@ def test_profile_reported_with_pose(det):
     assert np.sign(f.pose[0]) == -np.sign(m.pose[0])  # the mirror image turns the other way
 
 
+def paste_round(canvas: np.ndarray, img: np.ndarray, x: int, y: int, radius: float) -> None:
+    "Paste the disc of `radius` px around `img`'s centre, so that a face can pass in front of another without hiding it all."
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[:h, :w]
+    sub = canvas[y:y + h, x:x + w]
+    m = (((xx - w / 2) ** 2 + (yy - h / 2) ** 2) <= radius ** 2)[:sub.shape[0], :sub.shape[1]]
+    sub[m] = img[:sub.shape[0], :sub.shape[1]][m]
+
+
 def crossing_video(path: Path, frames: int = 36) -> None:
-    "The astronaut walks right; Grace Hopper, smaller and lower, walks left across her path, stops at frame 24, is away for frames 26-31, and returns."
+    """The astronaut walks right; Grace Hopper, smaller, walks left in front of her (their face boxes overlap in frames
+    15-21, IoU up to about 0.25), stops at frame 24, is away for frames 26-31, and returns."""
     a, b = face_crop("astronaut", 110), face_crop("hopper", 80)
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 360))
     for i in range(frames):
         canvas = np.full((360, 640, 3), 200, np.uint8)
-        if not 26 <= i < 32: paste(canvas, b, 480 - 12 * min(i, 24), 215)
-        paste(canvas, a, 20 + 12 * i, 40)
+        paste_round(canvas, a, 20 + 12 * i, 40, 0.8 * 110 + 10)
+        if not 26 <= i < 32: paste_round(canvas, b, 480 - 12 * min(i, 24), 110, 0.65 * 80)
         w.write(np.ascontiguousarray(canvas[..., ::-1]))
     w.release()
 
@@ -154,9 +164,12 @@ def test_tracks_through_a_crossing(tmp_path):
     ids = {}
     for frame, rs in sorted(by_frame.items()):
         for r in rs:
-            who = "astronaut" if r.box[3] > 95 else "hopper"  # the face boxes are 110 and 80 px high
+            who = "astronaut" if r.box[1] + r.box[3] / 2 < 160 else "hopper"  # face centres at y = 139 and 185 (sizes swap in the crossing)
             ids.setdefault(who, set()).add(r.face_id)
-    assert ids == {"astronaut": {0}, "hopper": {1}}, ids  # through the crossing (frame 19) and the absence
+    assert ids == {"astronaut": {0}, "hopper": {1}}, ids  # through the crossing and the absence
+    from vlfau.align.landmarks import box_iou
+    overlap = [f for f, rs in by_frame.items() if len(rs) == 2 and box_iou(*[np.r_[r.box[:2], np.add(r.box[:2], r.box[2:])] for r in rs]) > 0.1]
+    assert len(overlap) >= 3, overlap  # the two faces did cross: their boxes overlap
     assert [len(by_frame[f]) for f in range(36)] == [2] * 26 + [1] * 6 + [2] * 4
     with Predictor(tiny_model(), tiny_vocab(), data, align_size, describe="none", track_age=3) as pred:
         late = [r for r in pred.predict(tmp_path / "walk.avi") if r.status == "ok" and r.frame >= 32]

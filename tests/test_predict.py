@@ -70,7 +70,10 @@ def test_csv_schema_and_cases(first, media):
     assert list(df.columns) == columns(TINY_AUS)
     assert {"AU1_p", "AU1_c", "AU1_text", "global_text", "frame", "timestamp", "confidence", "x", "y", "w", "h"} <= set(df.columns)
     by = {Path(f).name: g for f, g in df.groupby("file")}
-    assert set(by) == {"one.jpg", "two.png", "blank.png", "clip.avi"}               # broken and unsupported skipped
+    assert set(by) == {"one.jpg", "two.png", "blank.png", "clip.avi", "broken.jpg"}  # the unsupported .txt: a message only
+    broken = by.pop("broken.jpg")                                                     # a row that says why
+    assert broken.status.tolist() == ["unreadable"] and "not a readable image" in broken.reason.item()
+    assert broken.success.item() == 0 and broken[[c for c in df.columns if c.startswith("AU")]].isna().all(axis=None)
     one, two, blank, clip = by["one.jpg"], by["two.png"], by["blank.png"], by["clip.avi"]
     assert len(one) == 1 and one.success.item() == 1 and one.status.item() == "ok" and 0 < one.confidence.item() <= 1
     assert len(two) == 2 and two.faces.tolist() == [2, 2] and sorted(two.face_id) == [0, 1]
@@ -95,8 +98,10 @@ def test_jsonl_matches_csv(first):
         assert (j["file"], j["frame"], j["face_id"], j["status"]) == (row.file, row.frame, row.face_id, row.status)
         if j["status"] == "ok":
             assert j["box"] == pytest.approx([row.x, row.y, row.w, row.h], abs=0.1)
+            eyes = np.array(j["points"][:2])                                  # the five points, eyes first, inside the box
+            assert len(j["points"]) == 5 and (eyes >= [row.x, row.y]).all() and (eyes <= [row.x + row.w, row.y + row.h]).all()
             assert {k: v["p"] for k, v in j["aus"].items()} == pytest.approx({k[:-2]: row[k] for k in df.columns if k.endswith("_p")})
-        else: assert j["aus"] == {} and j["box"] is None
+        else: assert j["aus"] == {} and j["box"] is None and j["points"] is None
 
 
 def test_annotated_outputs(first, media):
@@ -131,12 +136,19 @@ def test_bad_paths_exit_2(args, needle, media, ckpt, tmp_path):
 
 
 def test_killed_run_resumes_to_the_same_output(ckpt, tmp_path):
-    "SIGKILL after the first commit of a video, rerun: the output equals that of an uninterrupted run."
+    """SIGKILL after the first commit of a video, rerun: the output equals that of an uninterrupted run, track ids
+    included. Three faces, the middle one gone after frame 1: the third keeps id 2 after the resume (a tracker started
+    afresh there would call it 1)."""
     import signal, time
     video = tmp_path / "long.avi"
-    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (200, 200))
-    small = cv2.resize(astronaut()[:300, 60:360], (200, 200))[..., ::-1]
-    for i in range(48): w.write(np.roll(small, i, axis=1))
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (480, 200))
+    face = astronaut()[:300, 60:360]
+    for i in range(48):
+        canvas = np.full((200, 480, 3), 200, np.uint8)
+        for k, (side, x) in enumerate(((170, 5), (120, 190), (90, 330))):
+            if k == 1 and i > 1: continue
+            canvas[10:10 + side, x + i // 4:x + i // 4 + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
+        w.write(np.ascontiguousarray(canvas[..., ::-1]))
     w.release()
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     opts = ["-c", ckpt, "--commit-every", "4", "--batch-size", "1"]  # batch 1: the same arithmetic in every run
@@ -153,6 +165,9 @@ def test_killed_run_resumes_to_the_same_output(ckpt, tmp_path):
     assert r.returncode == 0, r.stderr
     for name in ("predictions.csv", "predictions.jsonl"):
         assert (killed / name).read_text() == (whole / name).read_text(), name
+    df = pd.read_csv(whole / "predictions.csv")
+    assert df[df.frame <= 1].face_id.tolist() == [0, 1, 2] * 2 and set(df[df.frame > 1].face_id) == {0, 2}
+    assert json.loads(partial.splitlines()[0])["next_frame"] < 47  # the resume started mid-video
 
 
 def test_checkpoint_alone_is_enough(media, tmp_path):

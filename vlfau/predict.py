@@ -41,6 +41,7 @@ class Predictor:
                  max_faces: int = 32,            # faces explained per frame at most (the largest; the rest: 'skipped')
                  min_score: float = 0.5,         # face detector confidence threshold
                  min_face: float = 32,           # smallest face height to find, px
+                 max_side: int = 2560,           # the detector sees at most this long side of a frame
                  describe: str = "all",          # texts: 'all', 'present' (AUs predicted present, and the face) or 'none'
                  track_age: int = 30,            # video frames a track survives unseen
                  decoder_dtype: str = "float32", # the description decoders' dtype ("bfloat16": words can come faster)
@@ -57,7 +58,7 @@ class Predictor:
                                    np.broadcast_to(np.asarray(t, np.float64), (len(self.aus),)), np.float64)
         self.batch_size, self.beam, self._detector, self._own = batch_size, beam, detector, detector is None
         self.describe, self.track_age = describe, track_age
-        self._detector_kw = dict(max_faces=max_faces, min_score=min_score, min_face=min_face)
+        self._detector_kw = dict(max_faces=max_faces, min_score=min_score, min_face=min_face, max_side=max_side)
 
     @property
     def detector(self) -> FaceDetector:
@@ -95,7 +96,7 @@ def _from_checkpoint(cls, path,            # a checkpoint written by `vlfau trai
     thresholds = meta.get("thresholds", meta.get("threshold", params.evaluate.threshold))
     pp = params.predict
     kw = dict(batch_size=pp.batch_size, max_faces=pp.max_faces, min_score=pp.min_score, min_face=pp.min_face,
-              describe=pp.describe, track_age=pp.track_age, decoder_dtype=pp.decoder_dtype) | kw
+              max_side=pp.max_side,               describe=pp.describe, track_age=pp.track_age, decoder_dtype=pp.decoder_dtype) | kw
     vocab = Vocab.from_dict(ck.vocab) if ck.vocab else None
     return cls(ck.model.to(device), vocab, data, align_size, thresholds, **kw)
 Predictor.from_checkpoint = classmethod(_from_checkpoint)
@@ -142,10 +143,24 @@ Predictor.faces, Predictor.explain, Predictor._local_mask = _faces, _explain, _l
 class FaceTracker:
     "Track ids for the faces of successive frames of one video: `update(faces, frame) -> ids`."
     IOU_GATE, POINT_GATE, POINT_CAP = 0.1, 1.5, 4.0
+    SPEED, GATE_CAP = 0.25, 8.0  # the point gate widens by this many eye distances per frame unseen, up to the cap
 
     def __init__(self, max_age: int = 30):  # frames a track survives unseen
         self.max_age, self.next_id = max_age, 0
         self.tracks: dict[int, tuple] = {}   # id -> (box, points, eye distance, last frame seen)
+
+    def gate(self, gap: int) -> float:
+        "How far (mean point distance, in eye distances) a face may have moved in `gap` frames and still continue a track."
+        return min(self.POINT_GATE + self.SPEED*max(gap - 1, 0), self.GATE_CAP)
+
+    def restore(self, rows: Iterable[dict]):
+        "Continue the tracks of rows already written (JSON-lines objects of one video, in order): a resumed run keeps its ids."
+        for j in rows:
+            if j.get("face_id") is None or not j.get("box") or not j.get("points"): continue
+            x, y, w, h = j["box"]; pts = np.asarray(j["points"], np.float64)
+            self.tracks[j["face_id"]] = (np.array([x, y, x + w, y + h], np.float64), pts, float(np.linalg.norm(pts[1] - pts[0])), j["frame"])
+            self.next_id = max(self.next_id, j["face_id"] + 1)
+        return self
 
     def update(self, faces, frame: int) -> list[int]:
         "The track id of each face (objects with `box` [x0, y0, x1, y1] and `points` [5, 2]) in `frame`."
@@ -156,12 +171,13 @@ class FaceTracker:
             tids = list(self.tracks)
             cost = np.full((len(tids), len(faces)), 1e6)
             for r, tid in enumerate(tids):
-                box, pts, iod, _ = self.tracks[tid]
+                box, pts, iod, seen = self.tracks[tid]
+                gate = self.gate(frame - seen)
                 for c, f in enumerate(faces):
                     iou = box_iou(box, f.box)
                     d = float(np.linalg.norm(np.asarray(f.points) - pts, axis=1).mean())/max(iod, f.eye_distance, 1.0)
                     size = abs(math.log(max(iod, 1e-3)/max(f.eye_distance, 1e-3)))  # 0 for the same size
-                    if iou > self.IOU_GATE or d < self.POINT_GATE: cost[r, c] = (1 - iou) + min(d, self.POINT_CAP) + 2*size
+                    if iou > self.IOU_GATE or d < gate: cost[r, c] = (1 - iou) + min(d, max(gate, self.POINT_CAP)) + 2*size
             for r, c in zip(*linear_sum_assignment(cost)):
                 if cost[r, c] < 1e6: ids[c] = tids[r]
         for c, f in enumerate(faces):
@@ -174,14 +190,15 @@ class FaceTracker:
 def _face_fields(f) -> dict:
     "What a FaceResult takes from a detected face: score, box (x, y, w, h), pose, quality."
     return dict(confidence=f.score, box=(float(f.box[0]), float(f.box[1]), float(f.box[2] - f.box[0]), float(f.box[3] - f.box[1])),
-                pose=tuple(float(v) for v in f.pose), quality=f.quality)
+                pose=tuple(float(v) for v in f.pose), quality=f.quality, points=tuple(map(tuple, np.asarray(f.points, float).tolist())))
 
-def _prepared(self, items):
+def _prepared(self, items, tracks: Optional[dict] = None):
     "The items with the faces, aligned crops and (track ids, skipped faces) of each frame (Nones for other items)."
     tracker, current = None, object()
     for key, item in items:
         if not isinstance(item, Frame): yield key, item, None, None, None; continue
-        if key != current: tracker, current = FaceTracker(self.track_age), key  # tracks live within one file
+        if key != current:  # tracks live within one file; a resumed one continues from its rows already written
+            tracker, current = FaceTracker(self.track_age).restore((tracks or {}).get(str(key), ())), key
         faces, crops = self.faces(item.rgb)
         skipped = list(self.detector.dropped)
         yield key, item, faces, crops, (tracker.update(faces + skipped, item.index), skipped)
@@ -202,10 +219,11 @@ def _results(self, batch):
                                       reason=f"beyond max_faces = {self.detector.max_faces} (the largest are explained)")
                            for i, f in zip(ids[len(faces):], skipped)])
 
-def _stream(self, items: Iterable, depth: int = 16) -> Iterator[tuple]:
+def _stream(self, items: Iterable, depth: int = 16,
+            tracks: Optional[dict] = None) -> Iterator[tuple]:  # file -> its rows already written (`FaceTracker.restore`)
     "Explain every frame of `(key, item)` pairs, batched over faces and frames: yields `(key, item, results)`."
     batch, n = [], 0
-    for x in prefetch(self._prepared(items), depth):
+    for x in prefetch(self._prepared(items, tracks), depth):
         batch.append(x); n += len(x[3] or ())
         if n >= self.batch_size or len(batch) >= 4 * self.batch_size:
             yield from self._results(batch); batch, n = [], 0
@@ -249,6 +267,9 @@ def add_arguments(p):
     p.add_argument("--max-faces", type=int, help="faces explained per frame, the largest; the others are reported as "
                                                  "skipped (default: params predict.max_faces)")
     p.add_argument("--min-face", type=float, help="smallest face height to find, px (default: params predict.min_face)")
+    p.add_argument("--min-score", type=float, help="face detector confidence threshold (default: params predict.min_score)")
+    p.add_argument("--max-side", type=int, help="longest frame side the detector sees; larger frames are shrunk and lose "
+                                                "their smallest faces (default: params predict.max_side)")
     p.add_argument("--annotate", action="store_true", help="also write annotated images/videos to <out>/annotated/")
     p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming in <out>")
 
@@ -275,7 +296,7 @@ def main(args, params):
     "Explain every face in the inputs; write CSV, JSON lines and optionally annotated media."
     from tqdm.auto import tqdm
     from vlfau import predict_render as render
-    for k in ("every", "batch_size", "commit_every", "decoder_dtype", "describe", "max_faces", "min_face"):  # a flag overrides its parameter, with the same checks
+    for k in ("every", "batch_size", "commit_every", "decoder_dtype", "describe", "max_faces", "min_face", "min_score", "max_side"):  # a flag overrides its parameter, with the same checks
         if getattr(args, k) is not None: params.predict = from_dict(PredictParams, {**vars(params.predict), k: getattr(args, k)}, "predict")
     pp = params.predict
     out = Path(args.out or Path(params.paths.reports)/"predict")
@@ -287,27 +308,31 @@ def main(args, params):
     writer = ResultWriter(out, pred.aus, overwrite=args.overwrite)
     todo = [f for f in files if not writer.done(f)]
     if len(todo) < len(files): print(f"vlfau predict: {len(files) - len(todo)} file(s) already done in {out}", file=sys.stderr)
-    pending, seen, since, sinks = defaultdict(list), {}, defaultdict(int), {}
+    pending, seen, since, sinks, ncols = defaultdict(list), {}, defaultdict(int), {}, {}
     stats = dict(frames=0, faces=0, no_face=0, skipped=0, beyond=0)
     try:
         with pred, tqdm(total=len(todo), unit="file", disable=None) as bar:
-            for f, item, results in pred.stream(_events(todo, writer, pp.every)):
+            resumed = {str(f): writer.rows(f) for f in todo if writer.resume_from(f) > 0}  # their tracks continue
+            for f, item, results in pred.stream(_events(todo, writer, pp.every), tracks=resumed):
                 video = media_kind(f) == "video"
                 if isinstance(item, Frame):
                     pending[f] += results; seen[f] = item.index + 1; since[f] += 1; stats["frames"] += 1
                     stats["faces"] += sum(r.status == "ok" for r in results); stats["no_face"] += results[0].status == "no_face"
                     stats["beyond"] += sum(r.status == "skipped" for r in results)
-                    if args.annotate:
-                        img = render.annotate(item.rgb, results, pred.aus)
+                    if args.annotate:  # a video keeps the panel columns of its first frame (a fixed frame size)
+                        img, cols = render.annotate(item.rgb, results, pred.aus, columns=ncols.get(f))
                         if not video: render.save_image(_annotated_path(out, f, args.inputs, ".jpg"), img)
                         else:
-                            if f not in sinks: sinks[f] = render.VideoSink(_annotated_path(out, f, args.inputs, ".mp4"), _fps(f) / pp.every)
+                            if f not in sinks:
+                                sinks[f] = render.VideoSink(_annotated_path(out, f, args.inputs, ".mp4"), _fps(f) / pp.every)
+                                ncols[f] = cols
                             sinks[f].write(img)
                     elif video and since[f] >= pp.commit_every:
                         writer.commit(f, pending.pop(f), next_frame=seen[f], done=False); since[f] = 0
                     continue
-                if isinstance(item, MediaError):
+                if isinstance(item, MediaError):  # a row says why, as well as the message
                     print(f"vlfau predict: skipped {item}", file=sys.stderr); stats["skipped"] += 1
+                    pending[f].append(FaceResult(str(f), seen.get(f, 0), math.nan, status="unreadable", reason=str(item)))
                 if f in sinks: sinks.pop(f).close(ok=item == "end")
                 writer.commit(f, pending.pop(f, []), next_frame=seen.get(f, 0), done=True,
                               note="" if item == "end" else str(item))

@@ -135,11 +135,12 @@ class FaceResult:
     timestamp: float                # seconds from the start of the video
     face_id: int = 0                # a video's track id; an image's rank by size (0: the largest)
     faces: int = 0                  # faces found in the frame (skipped ones included)
-    status: str = "ok"              # 'ok', 'no_face' or 'skipped'
+    status: str = "ok"              # 'ok', 'no_face', 'skipped' (a face beyond max_faces) or 'unreadable' (a file)
     reason: str = ""                # why a frame has no face or a face was skipped
     confidence: float = math.nan    # detection score
     box: tuple = (math.nan,) * 4    # x, y, width, height in frame pixels
     pose: tuple = (math.nan,) * 3   # yaw, pitch, roll in degrees
+    points: tuple = ()              # the five alignment points (eye centres, nose tip, mouth corners) as (x, y) in frame pixels
     quality: str = ""               # 'good', or the reasons to doubt the face, comma-separated
     probs: dict = field(default_factory=dict)   # AU number -> probability
     states: dict = field(default_factory=dict)  # AU number -> 0/1 at the checkpoint's threshold
@@ -182,8 +183,10 @@ def to_json(r: FaceResult, aus) -> dict:
     "The JSON-lines object of a result: AUs nested by name; NaN written as null."
     j = {k: (None if v == "" else v) for k, v in to_row(r, []).items()
          if k not in ("x", "y", "w", "h", "yaw", "pitch", "roll", "global_text")}
-    j["box"] = None if r.status == "no_face" else [_num(v, 1) for v in r.box]
-    j["pose"] = None if r.status == "no_face" else dict(zip(("yaw", "pitch", "roll"), (_num(v, 1) for v in r.pose)))
+    j["box"] = [_num(v, 1) for v in r.box] if r.status in ("ok", "skipped") else None
+    face = r.status in ("ok", "skipped")
+    j["pose"] = dict(zip(("yaw", "pitch", "roll"), (_num(v, 1) for v in r.pose))) if face else None
+    j["points"] = [[_num(x, 1), _num(y, 1)] for x, y in r.points] if face and len(r.points) else None
     j["aus"] = {get_au(a).code: {"p": _num(r.probs[a]), "c": int(r.states[a]), "text": r.local.get(a, "")}
                 for a in aus if a in r.probs}
     j["global_text"] = r.global_text
@@ -231,6 +234,12 @@ class ResultWriter:
     def done(self, file) -> bool:
         "Whether `file` is finished (or was skipped) in an earlier run."
         return self.state.get(str(file), {}).get("done", False)
+
+    def rows(self, file) -> list[dict]:
+        "The committed JSON-lines objects of `file`, in the order written (a resumed video's tracks start from them)."
+        key = json.dumps(str(file), ensure_ascii=False)
+        with open(self.jsonl, encoding="utf-8") as f:
+            return [j for line in f if key in line and (j := json.loads(line))["file"] == str(file)]
 
     def resume_from(self, file) -> int:
         "The first frame index of `file` not yet committed."

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import math, os, textwrap
 from pathlib import Path
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -61,12 +62,20 @@ def face_panel(r: FaceResult, aus, width: int = 460, face: int = 128, thumb: int
     return img
 
 # %% ../nbs/72_predict_render.ipynb #9d7d2d1c
-def annotate(rgb: np.ndarray, results: list[FaceResult], aus, height: int = 480, width: int = 460) -> np.ndarray:
-    "The frame with boxes, and the explanation panels of its faces beside it: uint8 RGB."
+def _columns(panels: list[np.ndarray], height: int) -> list[list[np.ndarray]]:
+    "Panels top to bottom, 6 px apart, in as many columns of `height` px as they need."
+    cols = [[]]
+    for p in panels:
+        if cols[-1] and sum(len(q) + 6 for q in cols[-1]) + len(p) > height: cols.append([])
+        cols[-1].append(p)
+    return cols
+
+def annotate(rgb: np.ndarray, results: list[FaceResult], aus, height: int = 480, width: int = 460,
+             columns: Optional[int] = None) -> tuple[np.ndarray, int]:  # panel columns (None: as many as the faces need)
+    "The frame with boxes, and the explanation panels of its faces beside it (uint8 RGB); and its number of panel columns."
     s = height / rgb.shape[0]
     frame = cv2.resize(rgb, (max(1, round(rgb.shape[1] * s)), height), interpolation=cv2.INTER_AREA)
-    column = np.full((height, width, 3), 16, np.uint8)
-    y = 0
+    panels = []
     for r in results:
         if r.status == "no_face":
             _text(frame, "no face", 8, 24, (255, 80, 80), 0.7); continue
@@ -75,10 +84,15 @@ def annotate(rgb: np.ndarray, results: list[FaceResult], aus, height: int = 480,
             cv2.rectangle(frame, (x, yb), (x + w, yb + hb), (160, 160, 160), 1); continue
         cv2.rectangle(frame, (x, yb), (x + w, yb + hb), GREEN, 2)
         _text(frame, str(r.face_id), x + 3, yb + 18, GREEN, 0.6)
-        if y < height:
-            p = face_panel(r, aus, width)[: height - y]
-            column[y:y + len(p)] = p; y += len(p) + 6
-    return np.concatenate([frame, column], 1)
+        panels.append(face_panel(r, aus, width)[:height])
+    cols = _columns(panels, height)[:columns]
+    n = columns or len(cols)
+    out = np.full((height, width * n, 3), 16, np.uint8)
+    for c, col in enumerate(cols):
+        y = 0
+        for p in col: out[y:y + len(p), c * width:(c + 1) * width] = p; y += len(p) + 6
+    return np.concatenate([frame, out], 1), n
+
 
 # %% ../nbs/72_predict_render.ipynb #b0b71da6
 class VideoSink:
