@@ -96,7 +96,7 @@ def _from_checkpoint(cls, path,            # a checkpoint written by `vlfau trai
     thresholds = meta.get("thresholds", meta.get("threshold", params.evaluate.threshold))
     pp = params.predict
     kw = dict(batch_size=pp.batch_size, max_faces=pp.max_faces, min_score=pp.min_score, min_face=pp.min_face,
-              max_side=pp.max_side,               describe=pp.describe, track_age=pp.track_age, decoder_dtype=pp.decoder_dtype) | kw
+              max_side=pp.max_side, describe=pp.describe, track_age=pp.track_age, decoder_dtype=pp.decoder_dtype) | kw
     vocab = Vocab.from_dict(ck.vocab) if ck.vocab else None
     return cls(ck.model.to(device), vocab, data, align_size, thresholds, **kw)
 Predictor.from_checkpoint = classmethod(_from_checkpoint)
@@ -192,13 +192,13 @@ def _face_fields(f) -> dict:
     return dict(confidence=f.score, box=(float(f.box[0]), float(f.box[1]), float(f.box[2] - f.box[0]), float(f.box[3] - f.box[1])),
                 pose=tuple(float(v) for v in f.pose), quality=f.quality, points=tuple(map(tuple, np.asarray(f.points, float).tolist())))
 
-def _prepared(self, items, tracks: Optional[dict] = None):
+def _prepared(self, items, trackers: Optional[dict] = None):
     "The items with the faces, aligned crops and (track ids, skipped faces) of each frame (Nones for other items)."
     tracker, current = None, object()
     for key, item in items:
         if not isinstance(item, Frame): yield key, item, None, None, None; continue
-        if key != current:  # tracks live within one file; a resumed one continues from its rows already written
-            tracker, current = FaceTracker(self.track_age).restore((tracks or {}).get(str(key), ())), key
+        if key != current:  # tracks live within one file; a resumed one continues with the tracker given for it
+            tracker, current = (trackers or {}).get(str(key)) or FaceTracker(self.track_age), key
         faces, crops = self.faces(item.rgb)
         skipped = list(self.detector.dropped)
         yield key, item, faces, crops, (tracker.update(faces + skipped, item.index), skipped)
@@ -220,10 +220,10 @@ def _results(self, batch):
                            for i, f in zip(ids[len(faces):], skipped)])
 
 def _stream(self, items: Iterable, depth: int = 16,
-            tracks: Optional[dict] = None) -> Iterator[tuple]:  # file -> its rows already written (`FaceTracker.restore`)
+            trackers: Optional[dict] = None) -> Iterator[tuple]:  # file -> the FaceTracker to continue (a resumed video's)
     "Explain every frame of `(key, item)` pairs, batched over faces and frames: yields `(key, item, results)`."
     batch, n = [], 0
-    for x in prefetch(self._prepared(items, tracks), depth):
+    for x in prefetch(self._prepared(items, trackers), depth):
         batch.append(x); n += len(x[3] or ())
         if n >= self.batch_size or len(batch) >= 4 * self.batch_size:
             yield from self._results(batch); batch, n = [], 0
@@ -312,8 +312,9 @@ def main(args, params):
     stats = dict(frames=0, faces=0, no_face=0, skipped=0, beyond=0)
     try:
         with pred, tqdm(total=len(todo), unit="file", disable=None) as bar:
-            resumed = {str(f): writer.rows(f) for f in todo if writer.resume_from(f) > 0}  # their tracks continue
-            for f, item, results in pred.stream(_events(todo, writer, pp.every), tracks=resumed):
+            resumed = {str(f): FaceTracker(pp.track_age).restore(writer.rows(f))  # their tracks continue
+                       for f in todo if writer.resume_from(f) > 0}
+            for f, item, results in pred.stream(_events(todo, writer, pp.every), trackers=resumed):
                 video = media_kind(f) == "video"
                 if isinstance(item, Frame):
                     pending[f] += results; seen[f] = item.index + 1; since[f] += 1; stats["frames"] += 1

@@ -183,8 +183,8 @@ def to_json(r: FaceResult, aus) -> dict:
     "The JSON-lines object of a result: AUs nested by name; NaN written as null."
     j = {k: (None if v == "" else v) for k, v in to_row(r, []).items()
          if k not in ("x", "y", "w", "h", "yaw", "pitch", "roll", "global_text")}
-    j["box"] = [_num(v, 1) for v in r.box] if r.status in ("ok", "skipped") else None
-    face = r.status in ("ok", "skipped")
+    face = r.status in ("ok", "skipped")  # a face found: box, pose and points
+    j["box"] = [_num(v, 1) for v in r.box] if face else None
     j["pose"] = dict(zip(("yaw", "pitch", "roll"), (_num(v, 1) for v in r.pose))) if face else None
     j["points"] = [[_num(x, 1), _num(y, 1)] for x, y in r.points] if face and len(r.points) else None
     j["aus"] = {get_au(a).code: {"p": _num(r.probs[a]), "c": int(r.states[a]), "text": r.local.get(a, "")}
@@ -235,11 +235,12 @@ class ResultWriter:
         "Whether `file` is finished (or was skipped) in an earlier run."
         return self.state.get(str(file), {}).get("done", False)
 
-    def rows(self, file) -> list[dict]:
-        "The committed JSON-lines objects of `file`, in the order written (a resumed video's tracks start from them)."
+    def rows(self, file) -> Iterator[dict]:
+        "The committed JSON-lines objects of `file`, in the order written, one at a time (a resumed video's tracks start from them)."
         key = json.dumps(str(file), ensure_ascii=False)
         with open(self.jsonl, encoding="utf-8") as f:
-            return [j for line in f if key in line and (j := json.loads(line))["file"] == str(file)]
+            for line in f:
+                if key in line and (j := json.loads(line))["file"] == str(file): yield j
 
     def resume_from(self, file) -> int:
         "The first frame index of `file` not yet committed."
