@@ -109,15 +109,16 @@ def test_stage_deps_are_its_import_closure(name, cmd, deps):
 
 
 def test_decode_time_params_do_not_retrain():
-    "Threshold, beam width and length normalisation are read by evaluation, figures and prediction, not training."
+    "Threshold, beam width, length normalisation and n-gram blocking are read by evaluation, figures and prediction, not training."
     st = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     train = st["train"]["params"]
-    assert not any(p in ("model", "evaluate") or p.startswith(("evaluate.", "model.beam", "model.length_norm"))
-                   for p in train), train
     from vlfau.config import ModelParams
     from vlfau.model.checkpoint import DECODE_KEYS
+    decode = {f"model.{k}" for k in DECODE_KEYS}
+    assert decode == {"model.beam", "model.length_norm", "model.no_repeat"}
+    assert not any(p in ("model", "evaluate") or p.startswith("evaluate.") or p in decode for p in train), train
     weights = [f"model.{f}" for f in ModelParams.__dataclass_fields__ if f not in DECODE_KEYS]
     assert set(weights) <= set(train), sorted(set(weights) - set(train))  # every key that shapes the weights is listed
     for decoding in ("evaluate", "figures"):
         ps = st[decoding]["params"]
-        assert "model" in ps or {"model.beam", "model.length_norm"} <= set(ps), (decoding, ps)
+        assert "model" in ps or decode <= set(ps), (decoding, ps)

@@ -12,7 +12,7 @@ VLFAU, TORCHRUN = str(BIN / "vlfau"), str(BIN / "torchrun")
 TINY = ["data.datasets=[disfa]", "model.backbone=swin_tiny_patch4_window7_224", "synth.disfa_frames=4", "align.workers=1", "data.resize=72", "data.crop=64",
         "model.backbone_kwargs={img_size: 64, embed_dim: 16, depths: [1, 1, 1, 1], num_heads: [1, 1, 2, 2], window_size: 2}",
         "model.d=32", "model.hidden=32", "model.embed=16", "model.reduction=4", "data.num_workers=0",
-        "train.epochs=3", "train.batch_size=12", "train.ckpt_every=2", "train.lr=0.003", "evaluate.batch_size=36"]
+        "train.epochs=3", "train.min_steps=0", "train.batch_size=12", "train.ckpt_every=2", "train.lr=0.003", "evaluate.batch_size=36"]
 
 PREPARE = """
 from vlfau.cli import main

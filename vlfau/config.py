@@ -171,6 +171,7 @@ class ModelParams:
     glga: bool = True           # global language generation auxiliary
     beam: int = 3               # beam width for the global description
     length_norm: float = 0.0    # global beam ranks by summed log-probability / length**length_norm (0: the plain sum)
+    no_repeat: int = 0          # the global beam never repeats an n-gram of words, n = no_repeat (0: off)
     grid_stride: int = 16       # stages are resized to the grid of this backbone stride (16: 14x14 at 224 px)
     grid_pool: str = "max"      # how a finer stage is pooled onto that grid: 'max' or 'avg'
     au_query: bool = False      # a learned per-AU offset of the local decoder's initial state (not in the paper)
@@ -181,6 +182,7 @@ class ModelParams:
         _need(self.grid_pool in ("max", "avg"), f"{key}.grid_pool", self.grid_pool, "'max' or 'avg'")
         _need(0 <= self.dropout < 1, f"{key}.dropout", self.dropout, "a probability in [0, 1)")
         _need(0 <= self.length_norm <= 2, f"{key}.length_norm", self.length_norm, "an exponent in [0, 2]")
+        _need(self.no_repeat >= 0, f"{key}.no_repeat", self.no_repeat, "an n-gram length >= 0 (0: off)")
 
 @dataclass
 class LossWeights:
@@ -200,6 +202,7 @@ AU_NORMS = typing.get_args(AuNorm)  # how eq. 8's weighted sum is normalised (vl
 class TrainParams:
     "The training recipe (paper section 4.1)."
     epochs: int = 4
+    min_steps: int = 0           # a run takes at least this many optimiser steps: its epochs are raised to reach them; 0: `epochs`
     batch_size: int = 32
     lr: float = 1e-4
     weight_decay: float = 5e-4
@@ -225,6 +228,7 @@ class TrainParams:
         for name in ("local_pos_weight", "global_pos_weight"):
             _need(getattr(self, name) >= 0, f"{key}.{name}", getattr(self, name), "an exponent >= 0 (0: off, 1: (1-r)/r)")
         _need(self.epochs >= 1, f"{key}.epochs", self.epochs, "at least 1 epoch")
+        _need(self.min_steps >= 0, f"{key}.min_steps", self.min_steps, "a number of steps >= 0 (0: exactly `epochs`)")
         _need(self.batch_size >= 1, f"{key}.batch_size", self.batch_size, "a positive batch size")
         _need(self.lr > 0, f"{key}.lr", self.lr, "a positive learning rate")
         _need(self.weight_decay >= 0, f"{key}.weight_decay", self.weight_decay, "a weight decay >= 0")

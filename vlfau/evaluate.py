@@ -19,7 +19,7 @@ from .core import VlfauError, atomic_write
 from .metrics import (
     always_present, au_metrics, global_agreement, global_consistency, global_fluency, global_references, local_agreement,
     local_consistency, local_fluency, local_text_scores, ratio, text_scores, topk_word_hits)
-from .train import VARIANTS, _next_word, run_dir, training_set, variant_name, with_variant
+from .train import VARIANTS, _next_word, known_global_tokens, run_dir, training_set, variant_name, with_variant
 
 # %% auto #0
 __all__ = ['predict_batches', 'fold_metrics', 'predictions_frame', 'explain_summary', 'eval_path', 'test_frames_failed',
@@ -43,7 +43,8 @@ def predict_batches(model, batches: Iterable[dict], vocab, device="cpu", describ
         out["gender"] += list(b["gender"]) if "gender" in b else [None] * len(b["key"])
         for kind in ("local", "global"):
             if o.get(f"{kind}_logits") is not None:
-                h, n = topk_word_hits(*_next_word(o[f"{kind}_logits"].float().cpu(), b[f"{kind}_tokens"]))
+                ref = known_global_tokens(b) if kind == "global" else b["local_tokens"]  # unknown labels score no global word
+                h, n = topk_word_hits(*_next_word(o[f"{kind}_logits"].float().cpu(), ref))
                 out[kind] = [out[kind][0] + h, out[kind][1] + n]
         if describe:
             g = model.describe(img, beam=beam)

@@ -23,10 +23,10 @@ from .model.vlfau import VARIANTS as MODEL_VARIANTS, global_known, local_targets
 
 # %% auto #0
 __all__ = ['VARIANTS', 'MONITOR_THRESHOLD', 'variant_name', 'with_variant', 'run_dir', 'Dist', 'init_dist', 'all_gather',
-           'GlobalBatchNorm2d', 'sync_batchnorm', 'ResumableSampler', 'SeededItems', 'lr_factor', 'make_optimizer',
-           'rng_state', 'set_rng_state', 'run_config', 'without_decode_keys', 'config_change', 'check_config',
-           'finished', 'new_acc', 'known_global_tokens', 'accumulate', 'epoch_metrics', 'write_live', 'fit',
-           'training_set', 'make_model', 'add_arguments', 'main', 'reuse_finished']
+           'GlobalBatchNorm2d', 'sync_batchnorm', 'ResumableSampler', 'SeededItems', 'lr_factor', 'run_epochs',
+           'make_optimizer', 'rng_state', 'set_rng_state', 'run_config', 'without_decode_keys', 'config_change',
+           'check_config', 'finished', 'new_acc', 'known_global_tokens', 'accumulate', 'epoch_metrics', 'write_live',
+           'fit', 'training_set', 'make_model', 'add_arguments', 'main', 'reuse_finished']
 
 # %% ../nbs/50_train.ipynb #feff1f07
 def variant_name(mp) -> str:
@@ -147,10 +147,15 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
     if step < warmup: return (step + 1) / warmup
     return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
 
+def run_epochs(epochs: int, min_steps: int, steps_per_epoch: int) -> int:
+    "The epochs a run trains: `epochs`, or as many more as it takes to make `min_steps` optimiser steps."
+    return max(epochs, math.ceil(min_steps / steps_per_epoch))
+
 def make_optimizer(model: nn.Module, tp, steps_per_epoch: int):
-    "AdamW and its warm-up + cosine LambdaLR scheduler from `params.train`."
+    "AdamW and its warm-up + cosine LambdaLR scheduler from `params.train`, over the run's `run_epochs`."
     opt = torch.optim.AdamW(model.parameters(), lr=tp.lr, betas=tuple(tp.betas), weight_decay=tp.weight_decay)
-    total, warm = tp.epochs * steps_per_epoch, round(tp.warmup_epochs * steps_per_epoch)
+    total = run_epochs(tp.epochs, tp.min_steps, steps_per_epoch) * steps_per_epoch
+    warm = round(tp.warmup_epochs * steps_per_epoch)
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warm, total))
 
 # %% ../nbs/50_train.ipynb #808346c9
@@ -181,6 +186,7 @@ def without_decode_keys(config: dict) -> dict:
     from vlfau.model.checkpoint import DECODE_KEYS
     c = {k: v for k, v in config.items() if k != "evaluate_threshold"}
     if isinstance(c.get("model"), dict): c["model"] = {k: v for k, v in c["model"].items() if k not in DECODE_KEYS}
+    if isinstance(c.get("train"), dict) and "epochs" in c["train"]: c["train"] = {"min_steps": 0, **c["train"]}  # before min_steps
     return c
 
 def config_change(saved: dict, now: dict) -> Optional[str]:
@@ -200,7 +206,7 @@ def check_config(saved: dict, now: dict, path: Path):
 
 def finished(st: dict, epochs: int) -> bool:
     "Whether a saved training state is a completed run (its last epoch ended) rather than an interrupted one."
-    return st["pos"] == 0 and st["epoch"] >= st["config"].get("train", {}).get("epochs", epochs)
+    return st["pos"] == 0 and st["epoch"] >= st.get("epochs", st["config"].get("train", {}).get("epochs", epochs))
 
 # %% ../nbs/50_train.ipynb #84fe1fe0
 def new_acc(n_aus: int) -> dict:
@@ -272,13 +278,14 @@ def fit(params: Params, run: Path, train_ds, model: nn.Module, loss_fn: Callable
     model = sync_batchnorm(model.to(d.device), d)
     net = nn.parallel.DistributedDataParallel(model, device_ids=[d.device] if d.device.type == "cuda" else None) if d.world > 1 else model
     opt, sched = make_optimizer(model, tp, spe)
+    epochs = run_epochs(tp.epochs, tp.min_steps, spe)  # the epochs this run trains (more than tp.epochs for min_steps)
     amp = tp.amp and d.device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
     au_w = torch.as_tensor(au_weights, dtype=torch.float32, device=d.device)
     config = config or {}
     step, epoch, pos, history, acc, seconds, t0 = 0, 0, 0, [], new_acc(len(aus)), 0.0, time.perf_counter()
     st = torch.load(state_path, map_location="cpu", weights_only=True) if state_path.exists() and not restart else None
-    if st is not None and finished(st, tp.epochs) and (change := config_change(st["config"], config)):
+    if st is not None and finished(st, epochs) and (change := config_change(st["config"], config)):
         # a finished run under other parameters is stale, not work in progress: train again (`dvc repro` after
         # a change of params.yaml); an interrupted one is never discarded unasked
         if d.main: print(f"{state_path}: a finished run made with {change}: training again", flush=True)
@@ -295,21 +302,21 @@ def fit(params: Params, run: Path, train_ds, model: nn.Module, loss_fn: Callable
     def save():
         ranks = all_gather({"rng": rng_state(), "acc": acc}, d)
         if not d.main: return
-        st = {"step": step, "epoch": epoch, "pos": pos, "history": history, "world": d.world, "ranks": ranks,
+        st = {"step": step, "epoch": epoch, "epochs": epochs, "pos": pos, "history": history, "world": d.world, "ranks": ranks,
               "seconds": seconds + time.perf_counter() - t0,  # training time over every invocation (not in the metrics)
               "config": config, "model": model.state_dict(), "optimizer": opt.state_dict(),
               "scheduler": sched.state_dict(), "scaler": scaler.state_dict()}
         with atomic_path(state_path) as tmp: torch.save(st, tmp)
 
     threshold = MONITOR_THRESHOLD
-    while epoch < tp.epochs:
+    while epoch < epochs:
         items.epoch = epoch; sampler.set_epoch(epoch); sampler.start = pos * bs
         # the loader's own generator: drawing its worker seed from the global one would shift dropout after a resume
         loader = DataLoader(items, batch_size=bs, sampler=sampler, num_workers=params.data.num_workers,
                             pin_memory=d.device.type == "cuda", persistent_workers=False,
                             generator=torch.Generator().manual_seed(tp.seed * 1000 + epoch))
         net.train()
-        for batch in tqdm(loader, desc=f"epoch {epoch + 1}/{tp.epochs}", initial=pos, total=spe, disable=not d.main,
+        for batch in tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", initial=pos, total=spe, disable=not d.main,
                           dynamic_ncols=True, leave=False):
             batch = _to(batch, d.device)
             with torch.autocast(d.device.type, dtype=torch.float16, enabled=amp):

@@ -156,7 +156,7 @@ NEUTRAL = "a relaxed, neutral face"                        # the face when no AU
 
 # %% ../../nbs/30_captions.text.ipynb #9e676a38
 def _join(parts: list[str]) -> str:
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return ", ".join(parts)  # one separator: after each phrase the decoder decides only "," (more) or "." (done)
 
 def global_description(present,      # AU numbers present in the face
                        gender: str,  # 'F', 'M' or 'U' (unknown)

@@ -21,7 +21,7 @@ __all__ = ['CHECKPOINT_VERSION', 'DECODE_KEYS', 'IGNORED_KEYS', 'save_checkpoint
 
 # %% ../../nbs/44_model.checkpoint.ipynb #a3594862
 CHECKPOINT_VERSION = 1
-DECODE_KEYS = ("beam", "length_norm")  # decode-time model keys: evaluation, figures and prediction set them, training does not
+DECODE_KEYS = ("beam", "length_norm", "no_repeat")  # decode-time model keys: evaluation, figures and prediction set them, training does not
 IGNORED_KEYS = ("pretrained", "dropout", *DECODE_KEYS)  # model keys that do not change the weights: a request may differ
 
 def save_checkpoint(path: str | os.PathLike,   # where to write

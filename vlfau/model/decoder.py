@@ -139,8 +139,18 @@ def greedy(self, V: torch.Tensor, max_len: int, query: Optional[torch.Tensor] = 
     return tokens, scores, alphas
 
 @torch.no_grad()
+def _repeat_ban(hist: torch.Tensor, n: int, vocab_size: int) -> torch.Tensor:
+    "[N,V] True for the words that would repeat an n-gram already in each row of `hist` [N,t] (the words so far)."
+    ban = torch.zeros(hist.shape[0], vocab_size, dtype=torch.long, device=hist.device)
+    if n < 1 or hist.shape[1] < n: return ban.bool()  # no n-gram complete yet
+    if n == 1: return ban.scatter_add_(1, hist, torch.ones_like(hist)) > 0
+    win = hist.unfold(1, n, 1)                                          # [N, t-n+1, n]
+    hit = (win[..., :-1] == hist[:, None, hist.shape[1] - n + 1:]).all(-1)  # windows that begin as the last n-1 words
+    return ban.scatter_add_(1, win[..., -1], hit.long()) > 0
+
 def beam_search(self, V: torch.Tensor, beam: int, max_len: int, query: Optional[torch.Tensor] = None,
-                length_norm: float = 0.):  # alpha: hypotheses ranked by (summed log-probability) / length**alpha
+                length_norm: float = 0.,  # alpha: hypotheses ranked by (summed log-probability) / length**alpha
+                no_repeat: int = 0):      # n: no hypothesis repeats an n-gram of words (0: off)
     "Batched beam search over N maps: (tokens [N,max_len-1], scores [N] (summed log-probabilities), alpha [N,max_len-1,L])."
     V = V.contiguous()
     N, L, _ = V.shape
@@ -155,9 +165,12 @@ def beam_search(self, V: torch.Tensor, beam: int, max_len: int, query: Optional[
     length = torch.zeros(N * K, device=dev)  # words of each hypothesis, <end> included
     base = (torch.arange(N, device=dev) * K)[:, None]
     words, froms, alphas = [], [], []
+    hist = torch.zeros(N * K, 0, dtype=torch.long, device=dev)  # each hypothesis's words so far (for no_repeat)
     for t in range(max_len - 1):
         h, c, a, _ = self.step(V, Vp, h, c, table[word])
-        lp = torch.where(done[:, None], ended, _log_probs(self, h))
+        lp = _log_probs(self, h)
+        if no_repeat and words: lp = lp.masked_fill(_repeat_ban(hist, no_repeat, Vs), float("-inf"))
+        lp = torch.where(done[:, None], ended, lp)
         cand = (scores.view(-1, 1) + lp).view(N, K * Vs)
         n = (length + (~done).float()).repeat_interleave(Vs).view(N, K * Vs)
         key = cand if not length_norm else cand / n ** length_norm
@@ -167,6 +180,7 @@ def beam_search(self, V: torch.Tensor, beam: int, max_len: int, query: Optional[
         word = (idx % Vs).view(-1)
         length = n.gather(-1, idx).view(-1)
         h, c, done = h[src], c[src], done[src]
+        if no_repeat: hist = torch.cat([hist[src], word[:, None]], 1)
         alphas.append(a[src].float().masked_fill(done[:, None], 0.)); words.append(word); froms.append(src)
         done = done | (word == END)
         if bool(done.all()): break

@@ -203,7 +203,8 @@ def _describe(self, images: torch.Tensor,          # [B,3,H,W] normalised images
         if self.global_decoder is not None and global_text:
             dec = self.global_decoder
             tok, sc, att = dec.beam_search(V.flatten(2).transpose(1, 2).to(dec.out.weight.dtype), beam or self.cfg.beam,
-                                           max_global_len or self.max_global_len, length_norm=self.cfg.length_norm)
+                                           max_global_len or self.max_global_len, length_norm=self.cfg.length_norm,
+                                           no_repeat=self.cfg.no_repeat)
             out.update(global_tokens=tok, global_scores=sc, global_attn=att.view(B, -1, h, w))
         return out
     finally: self.train(was_training)
