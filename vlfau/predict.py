@@ -23,7 +23,7 @@ from .captions.text import global_description, local_description
 from .config import DECODER_DTYPES, DESCRIBE_MODES, Params, PredictParams, from_dict, params_from_dict
 from .core import VlfauError
 from .data.dataset import transform
-from .predict_io import FaceResult, Frame, MediaError, ResultWriter, find_media, iter_frames, media_kind, prefetch
+from .predict_io import FaceResult, Frame, MediaError, ResultWriter, TruncatedMedia, find_media, iter_frames, media_kind, prefetch
 
 # %% auto #0
 __all__ = ['POLICY_TOO_LATE', 'Predictor', 'FaceTracker', 'add_arguments', 'params_without_file', 'main']
@@ -309,7 +309,7 @@ def main(args, params):
     todo = [f for f in files if not writer.done(f)]
     if len(todo) < len(files): print(f"vlfau predict: {len(files) - len(todo)} file(s) already done in {out}", file=sys.stderr)
     pending, seen, since, sinks, ncols = defaultdict(list), {}, defaultdict(int), {}, {}
-    stats = dict(frames=0, faces=0, no_face=0, skipped=0, beyond=0)
+    stats = dict(frames=0, faces=0, no_face=0, skipped=0, truncated=0, beyond=0)
     try:
         with pred, tqdm(total=len(todo), unit="file", disable=None) as bar:
             resumed = {str(f): FaceTracker(pp.track_age).restore(writer.rows(f))  # their tracks continue
@@ -332,15 +332,19 @@ def main(args, params):
                         writer.commit(f, pending.pop(f), next_frame=seen[f], done=False); since[f] = 0
                     continue
                 if isinstance(item, MediaError):  # a row says why, as well as the message
-                    print(f"vlfau predict: skipped {item}", file=sys.stderr); stats["skipped"] += 1
-                    pending[f].append(FaceResult(str(f), seen.get(f, 0), math.nan, status="unreadable", reason=str(item)))
+                    cut = isinstance(item, TruncatedMedia)  # its frames read so far stand
+                    print(f"vlfau predict: {'stopped early:' if cut else 'skipped'} {item}", file=sys.stderr)
+                    stats["truncated" if cut else "skipped"] += 1
+                    pending[f].append(FaceResult(str(f), seen.get(f, 0), math.nan, status="truncated" if cut else "unreadable",
+                                                 reason=str(item)))
                 if f in sinks: sinks.pop(f).close(ok=item == "end")
                 writer.commit(f, pending.pop(f, []), next_frame=seen.get(f, 0), done=True,
                               note="" if item == "end" else str(item))
                 bar.update(1)
     finally:  # an interrupted annotation leaves no partial video behind
         for sink in sinks.values(): sink.close(ok=False)
-    print(f"vlfau predict: {len(todo)} file(s) ({stats['skipped']} skipped), {stats['frames']} frame(s), "
+    print(f"vlfau predict: {len(todo)} file(s) ({stats['skipped']} skipped" + (f", {stats['truncated']} stopped early"
+          if stats["truncated"] else "") + f"), {stats['frames']} frame(s), "
           f"{stats['faces']} face(s) explained" + (f", {stats['beyond']} beyond max_faces = {pred.detector.max_faces} (status "
           f"'skipped')" if stats["beyond"] else "") + f", {stats['no_face']} frame(s) without a face -> {writer.csv}, {writer.jsonl}")
 

@@ -18,8 +18,8 @@ from .core import VlfauError
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # silence FFmpeg on broken videos: our messages name the file
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'VIDEO_EXTS', 'BASE_COLUMNS', 'MediaError', 'media_kind', 'find_media', 'Frame', 'read_image',
-           'iter_frames', 'prefetch', 'FaceResult', 'columns', 'to_row', 'to_json', 'ResultWriter']
+__all__ = ['IMAGE_EXTS', 'VIDEO_EXTS', 'BASE_COLUMNS', 'MediaError', 'TruncatedMedia', 'media_kind', 'find_media', 'Frame',
+           'read_image', 'iter_frames', 'prefetch', 'FaceResult', 'columns', 'to_row', 'to_json', 'ResultWriter']
 
 # %% ../nbs/71_predict_io.ipynb #606c9c1b
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
@@ -27,6 +27,9 @@ VIDEO_EXTS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg",
 
 class MediaError(VlfauError):
     "A file that cannot be read as an image or a video: the run skips it with this message and goes on."
+
+class TruncatedMedia(MediaError):
+    "A video whose decoding stopped before the frames its file declares: what was read stands, the rest is lost."
 
 def media_kind(path) -> Optional[str]:
     "'image', 'video', or None for an unsupported extension."
@@ -83,6 +86,8 @@ def iter_frames(path, every: int = 1, start: int = 0) -> Iterator[Frame]:
         if not cap.isOpened(): raise MediaError(f"{path}: not a readable video (OpenCV cannot open it)")
         fps = cap.get(cv2.CAP_PROP_FPS)
         fps = fps if fps and fps > 0 and math.isfinite(fps) else float("nan")
+        declared = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        declared = int(declared) if declared and declared > 0 and math.isfinite(declared) else 0
         i = 0
         while True:
             if i < start or i % every:  # grab() skips a frame without converting it to an image
@@ -93,6 +98,9 @@ def iter_frames(path, every: int = 1, start: int = 0) -> Iterator[Frame]:
                 yield Frame(i, i / fps, np.ascontiguousarray(bgr[..., ::-1]))
             i += 1
         if i == 0: raise MediaError(f"{path}: not a readable video (no frame could be decoded)")
+        if declared and i < declared - max(1, declared // 100):
+            raise TruncatedMedia(f"{path}: decoding stopped at frame {i} of the {declared} the file declares "
+                                 f"(a damaged or incomplete video); frames 0-{i - 1} were read")
     finally:
         cap.release()
 
@@ -135,7 +143,7 @@ class FaceResult:
     timestamp: float                # seconds from the start of the video
     face_id: int = 0                # a video's track id; an image's rank by size (0: the largest)
     faces: int = 0                  # faces found in the frame (skipped ones included)
-    status: str = "ok"              # 'ok', 'no_face', 'skipped' (a face beyond max_faces) or 'unreadable' (a file)
+    status: str = "ok"              # 'ok', 'no_face', 'skipped' (a face beyond max_faces), 'unreadable' (a file) or 'truncated' (a video cut short)
     reason: str = ""                # why a frame has no face or a face was skipped
     confidence: float = math.nan    # detection score
     box: tuple = (math.nan,) * 4    # x, y, width, height in frame pixels
