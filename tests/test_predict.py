@@ -116,13 +116,19 @@ def test_a_video_cut_short_keeps_its_frames_and_says_where_it_stopped(ckpt, medi
     "An AVI cut in half still declares all its frames: the frames read are explained, then a 'truncated' row."
     clip = (media / "videos" / "clip.avi").read_bytes()
     (tmp_path / "cut.avi").write_bytes(clip[:len(clip) // 2])
-    r = run(tmp_path / "cut.avi", "-c", ckpt, "-o", tmp_path / "out")
+    r = run(tmp_path / "cut.avi", "-c", ckpt, "-o", tmp_path / "out", "--annotate")
     assert r.returncode == 0, r.stderr
     assert "stopped early:" in r.stderr and "decoding stopped at frame" in r.stderr and "1 stopped early" in r.stdout
     df = pd.read_csv(tmp_path / "out" / "predictions.csv", keep_default_na=False, na_values=[""])
     read, cut = df[df.status != "truncated"], df[df.status == "truncated"]
     assert len(cut) == 1 and cut.frame.item() == read.frame.max() + 1 and "of the 5 the file declares" in cut.reason.item()
     assert 1 <= read.frame.nunique() < 5 and (read.status == "ok").all() and read.frame.tolist() == sorted(read.frame)
+    vid = cv2.VideoCapture(str(tmp_path / "out" / "annotated" / "cut.mp4"))  # the annotation of the frames read stands
+    assert int(vid.get(cv2.CAP_PROP_FRAME_COUNT)) == read.frame.nunique()
+    from vlfau.predict import Predictor  # the Python API warns and returns the faces of the frames read
+    with pytest.warns(UserWarning, match="decoding stopped at frame"), Predictor.from_checkpoint(ckpt) as p:
+        faces = p.predict(tmp_path / "cut.avi")
+    assert sorted({f.frame for f in faces}) == sorted(read.frame.unique())
 
 
 def test_rerun_skips_what_is_done(first, ckpt, media, tmp_path):

@@ -4,7 +4,7 @@
 
 # %% ../nbs/70_predict.ipynb #343f07a0
 from __future__ import annotations
-import dataclasses, math, os, sys
+import dataclasses, math, os, sys, warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
@@ -238,7 +238,9 @@ def _inputs(x, every: int):
         files, unsupported = find_media([x])
         if not files and unsupported: raise MediaError("{}: {}".format(*unsupported[0]))
         for f in files:
-            for fr in iter_frames(f, every): yield str(f), fr
+            try:
+                for fr in iter_frames(f, every): yield str(f), fr
+            except TruncatedMedia as e: warnings.warn(str(e), stacklevel=3)  # the frames before it stand
     else:
         if hasattr(x, "convert"): x = np.asarray(x.convert("RGB"))  # a PIL image
         yield "<array>", Frame(0, 0.0, to_rgb8(x))
@@ -335,9 +337,9 @@ def main(args, params):
                     cut = isinstance(item, TruncatedMedia)  # its frames read so far stand
                     print(f"vlfau predict: {'stopped early:' if cut else 'skipped'} {item}", file=sys.stderr)
                     stats["truncated" if cut else "skipped"] += 1
-                    pending[f].append(FaceResult(str(f), seen.get(f, 0), math.nan, status="truncated" if cut else "unreadable",
-                                                 reason=str(item)))
-                if f in sinks: sinks.pop(f).close(ok=item == "end")
+                    pending[f].append(FaceResult(str(f), item.frame if cut else seen.get(f, 0), math.nan,
+                                                 status="truncated" if cut else "unreadable", reason=str(item)))
+                if f in sinks: sinks.pop(f).close(ok=item == "end" or isinstance(item, TruncatedMedia))  # its frames stand
                 writer.commit(f, pending.pop(f, []), next_frame=seen.get(f, 0), done=True,
                               note="" if item == "end" else str(item))
                 bar.update(1)

@@ -18,8 +18,9 @@ from .core import VlfauError
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # silence FFmpeg on broken videos: our messages name the file
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'VIDEO_EXTS', 'BASE_COLUMNS', 'MediaError', 'TruncatedMedia', 'media_kind', 'find_media', 'Frame',
-           'read_image', 'iter_frames', 'prefetch', 'FaceResult', 'columns', 'to_row', 'to_json', 'ResultWriter']
+__all__ = ['IMAGE_EXTS', 'VIDEO_EXTS', 'EXACT_COUNT_EXTS', 'BASE_COLUMNS', 'MediaError', 'TruncatedMedia', 'media_kind',
+           'find_media', 'Frame', 'read_image', 'iter_frames', 'prefetch', 'FaceResult', 'columns', 'to_row', 'to_json',
+           'ResultWriter']
 
 # %% ../nbs/71_predict_io.ipynb #606c9c1b
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
@@ -30,6 +31,10 @@ class MediaError(VlfauError):
 
 class TruncatedMedia(MediaError):
     "A video whose decoding stopped before the frames its file declares: what was read stands, the rest is lost."
+    def __init__(self, message: str, frame: int):
+        super().__init__(message); self.frame = frame  # the index of the first frame that could not be decoded
+
+EXACT_COUNT_EXTS = frozenset({".avi", ".mp4", ".mov", ".m4v"})  # containers whose frame count is a header or an index
 
 def media_kind(path) -> Optional[str]:
     "'image', 'video', or None for an unsupported extension."
@@ -87,7 +92,8 @@ def iter_frames(path, every: int = 1, start: int = 0) -> Iterator[Frame]:
         fps = cap.get(cv2.CAP_PROP_FPS)
         fps = fps if fps and fps > 0 and math.isfinite(fps) else float("nan")
         declared = cap.get(cv2.CAP_PROP_FRAME_COUNT)
-        declared = int(declared) if declared and declared > 0 and math.isfinite(declared) else 0
+        exact = Path(path).suffix.lower() in EXACT_COUNT_EXTS
+        declared = int(declared) if exact and declared and declared > 0 and math.isfinite(declared) else 0
         i = 0
         while True:
             if i < start or i % every:  # grab() skips a frame without converting it to an image
@@ -100,7 +106,7 @@ def iter_frames(path, every: int = 1, start: int = 0) -> Iterator[Frame]:
         if i == 0: raise MediaError(f"{path}: not a readable video (no frame could be decoded)")
         if declared and i < declared - max(1, declared // 100):
             raise TruncatedMedia(f"{path}: decoding stopped at frame {i} of the {declared} the file declares "
-                                 f"(a damaged or incomplete video); frames 0-{i - 1} were read")
+                                 f"(a damaged or incomplete video); frames 0-{i - 1} were read", i)
     finally:
         cap.release()
 
