@@ -18,7 +18,7 @@ from .config import Params
 from .core import VlfauError, atomic_write
 from .metrics import (
     always_present, au_metrics, global_agreement, global_consistency, global_fluency, global_references, local_agreement,
-    local_consistency, local_fluency, local_text_scores, ratio, text_scores, topk_word_hits)
+    local_consistency, local_fluency, local_text_scores, ratio, subject_agreement, text_scores, topk_word_hits)
 from .train import VARIANTS, _next_word, known_global_tokens, run_dir, training_set, variant_name, with_variant
 
 # %% auto #0
@@ -84,6 +84,7 @@ def fold_metrics(pred: dict, aus, threshold: float,
         fluency["global"] = global_fluency(glo, mentioned_aus, global_reference, subjects)
     genders = pred.get("gender") or []
     if glo and global_reference is not None and len(genders) == len(glo) and all(g is not None for g in genders):
+        ex["subject"] = subject_agreement(glo, genders)  # does "a woman"/"a man" name the frame's gender?
         refs = global_references(pred["labels"], aus, genders, global_reference)
         text["global"] = text_scores(glo, [[r] for r in refs])
         known = (np.asarray(pred["labels"]) >= 0).all(1)  # frames whose reference names every present AU
@@ -112,6 +113,7 @@ def explain_summary(res: dict) -> str:
                                   + (f" global {pct(c['global']['share'])}" if "global" in c else ""))
     if "local" in ex: parts.append(f"balanced agreement {pct(ex['local']['balanced'])}")
     if "global" in ex: parts.append(f"global per-AU agreement {pct(ex['global']['agreement'])}")
+    if "subject" in ex: parts.append(f"subject {pct(ex['subject']['balanced'])} (balanced)")
     flu = ex.get("fluency", {})
     if flu: parts.append("fluency " + " ".join(f"{k} {pct(v['share'])}" for k, v in flu.items()))
     return "".join(f", {p}" for p in parts)

@@ -15,8 +15,8 @@ from .core import VlfauError
 # %% auto #0
 __all__ = ['au_counts', 'f1_from_counts', 'acc_from_counts', 'au_metrics', 'metrics_from_counts', 'always_present',
            'topk_word_hits', 'ratio', 'local_consistency', 'global_consistency', 'words', 'local_agreement',
-           'global_agreement', 'local_fluency', 'global_fluency', 'text_scores', 'local_text_scores',
-           'global_references', 'aggregate_folds']
+           'global_agreement', 'local_fluency', 'global_fluency', 'subject_agreement', 'text_scores',
+           'local_text_scores', 'global_references', 'aggregate_folds']
 
 # %% ../nbs/51_evaluate.metrics.ipynb #c52712bd
 def au_counts(labels, preds) -> np.ndarray:
@@ -197,6 +197,23 @@ def global_fluency(texts: Sequence[str],  # [N] global descriptions
         return seen[w]
     ok = [fluent(t) for t in texts]
     return {"share": float(np.mean(ok)) if ok else None, "descriptions": len(ok)}
+
+# %% ../nbs/51_evaluate.metrics.ipynb #b0e5f7c4
+def subject_agreement(texts: Sequence[str],   # [N] global descriptions
+                      genders: Sequence[str],  # [N] each frame's gender code ('F', 'M'; 'U' unknown: left out)
+                      subjects: dict = _text.SUBJECTS  # gender code -> the words a description begins with
+                      ) -> dict:
+    "How often a global description's subject names the frame's gender: accuracy, balanced over genders, the majority share."
+    if len(texts) != len(genders): raise ValueError(f"{len(texts)} global descriptions for {len(genders)} genders")
+    starts = {g: words(s) for g, s in subjects.items()}
+    def said(t):
+        w = words(t)
+        return next((g for g, s in starts.items() if w[:len(s)] == s), None)
+    pairs = [(g, said(t)) for t, g in zip(texts, genders) if g in subjects and g != "U"]
+    per = {g: _share(sum(s == g for h, s in pairs if h == g), sum(h == g for h, _ in pairs)) for g in sorted({h for h, _ in pairs})}
+    counts = [sum(h == g for h, _ in pairs) for g in per]
+    return {"accuracy": _share(sum(h == s for h, s in pairs), len(pairs)), "balanced": _mean(per.values()),
+            "majority": _share(max(counts, default=0), len(pairs)), "frames": len(pairs), "per_gender": per}
 
 # %% ../nbs/51_evaluate.metrics.ipynb #e8f9b170
 def text_scores(hyps: Sequence[str],             # generated sentences

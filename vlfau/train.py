@@ -295,6 +295,7 @@ def fit(params: Params, run: Path, train_ds, model: nn.Module, loss_fn: Callable
         model.load_state_dict(st["model"]); opt.load_state_dict(st["optimizer"])
         sched.load_state_dict(st["scheduler"]); scaler.load_state_dict(st["scaler"])
         step, epoch, pos, history, seconds = st["step"], st["epoch"], st["pos"], st["history"], st["seconds"]
+        epochs = st.get("epochs", epochs)  # a run goes on to the epochs it began with (its cosine was planned for them)
         if st["world"] == d.world: set_rng_state(st["ranks"][d.rank]["rng"]); acc = st["ranks"][d.rank]["acc"]
         elif pos: raise VlfauError(f"{state_path}: saved mid-epoch by {st['world']} processes; resume with as many")
         if d.main: print(f"resuming {run} at epoch {epoch + 1}, step {step}", flush=True)

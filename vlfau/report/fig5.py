@@ -101,6 +101,8 @@ def figure5(examples: list[Example],
     "The examples, three rows each: face and attention tiles, local descriptions, global description."
     if not examples: raise VlfauError("figure5: no examples to show")
     A = max(len(e.aus) for e in examples)
+    width = max(900, (A + 1) * (tile + 10))
+    per_line = max(40, int(width * 6.8 / 10.9 / 6.5))  # characters of the description column per line (12 px font)
     specs, titles, heights = [], [], []
     for e in examples:
         specs += [[{"type": "image"}] * (A + 1), [{"type": "table", "colspan": A + 1}] + [None] * A,
@@ -108,8 +110,9 @@ def figure5(examples: list[Example],
         titles += [f"{e.key} ({e.gender})"] + [f"{get_au(a).code} T{'?' if t < 0 else t} P{p}"
                                                for a, t, p in zip(e.aus, e.truth, e.predicted(threshold))]
         titles += [""] * (A - len(e.aus)) + ["", ""]
-        lines = [max(1, -(-len(t) // 110)) for t in e.local]  # a table row grows with its wrapped description
-        heights += [tile, 30 + sum(18 * n + 10 for n in lines), 30 + 18 * max(1, -(-len(e.global_text) // 150)) + 10]
+        lines = [max(1, -(-len(t) // per_line)) for t in e.local]  # a table row grows with its wrapped description
+        heights += [tile, 34 + sum(31 + 17 * (n - 1) for n in lines),
+                    34 + 31 + 17 * (max(1, -(-len(e.global_text) // int(per_line * 10.9 / 6.8))) - 1)]
     fig = make_subplots(rows=len(specs), cols=A + 1, specs=specs, subplot_titles=titles, row_heights=heights,
                         vertical_spacing=min(0.04, 0.3 / len(specs)), horizontal_spacing=0.005)
     for i, e in enumerate(examples):
@@ -139,6 +142,6 @@ def figure5(examples: list[Example],
         if 0 <= j < len(e.aus) and e.errors(threshold)[j]: ann.font.color = WRONG
         ann.font.size = 11
     fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
-    fig.update_layout(title=title, template="plotly_white", width=max(900, (A + 1) * (tile + 10)),
+    fig.update_layout(title=title, template="plotly_white", width=width,
                       height=int(sum(heights) * 1.25) + 100, margin=dict(l=10, r=10, t=80, b=10))
     return fig

@@ -74,6 +74,8 @@ EXPLAIN_ROWS = (  # key, what the row shows, where the fraction lies in an evalu
     ("global_exact",      "global: exact-set rate (the consistency share)",                           ("consistency", "global", "share")),
     ("local_fluency",     "local fluency",                                                            ("explain", "fluency", "local", "share")),
     ("global_fluency",    "global fluency",                                                           ("explain", "fluency", "global", "share")),
+    ("global_subject",    "global: subject names the gender, balanced over genders (a constant: 50)",  ("explain", "subject", "balanced")),
+    ("global_subject_acc", "global: subject names the gender (a constant scores the majority share)",  ("explain", "subject", "accuracy")),
     ("local_bleu4",       "local BLEU-4",                                                             ("explain", "text", "local", "bleu4")),
     ("local_rouge_l",     "local ROUGE-L",                                                            ("explain", "text", "local", "rouge_l")),
     ("local_bleu4_bal",   "local BLEU-4, mean of the two true states",                                ("explain", "text", "local", "balanced", "bleu4")),
