@@ -105,7 +105,8 @@ def test_evaluate_and_tables(runs):
     assert 0 <= m["word_acc"]["local"] <= 1 and 0 <= m["consistency"]["local"]["share"] <= 1
     assert m["consistency"]["local"]["decisions"] == 36 * 8 and m["consistency"]["global"]["frames"] == 36
     ex = m["explain"]  # the explanation metrics beside the older shares
-    assert set(ex) == {"local", "global", "fluency", "text"} and 0 <= ex["local"]["balanced"] <= 1 and m["seed"] == 0
+    assert set(ex) == {"local", "global", "fluency", "text", "subject"} and 0 <= ex["local"]["balanced"] <= 1 and m["seed"] == 0
+    assert ex["subject"]["frames"] == 36 and 0 <= ex["subject"]["balanced"] <= 1  # every twin frame has a gender
     assert ex["global"]["exact"] == m["consistency"]["global"]["share"] and 0 <= ex["global"]["agreement"] <= 1
     assert ex["text"]["global"]["n"] == 36 and ex["text"]["local"]["n"] == sum(map(sum, m["counts"].values()))  # known labels
     assert 0 <= ex["fluency"]["local"]["share"] <= 1 and 0 <= ex["fluency"]["global"]["share"] <= 1
