@@ -89,9 +89,13 @@ def _from_checkpoint(cls, path,            # a checkpoint written by `vlfau trai
     "A Predictor from a checkpoint file."
     from vlfau.captions.vocab import Vocab
     from vlfau.model.checkpoint import load_checkpoint
+    from vlfau.model.checkpoint import DECODE_KEYS
     ck = load_checkpoint(path)
     meta = ck.extra
+    given = params is not None
     params = params or (params_from_dict(meta["params"], source=f"{path} (its run's parameters)") if "params" in meta else Params())
+    if given or "params" in meta:  # the decode-time keys (beam, length_norm, no_repeat) are the parameters' (the run's own unless given)
+        ck.model.cfg = dataclasses.replace(ck.model.cfg, **{k: getattr(params.model, k) for k in DECODE_KEYS})
     data, align_size = _preprocessing(meta, params, ck.img_size)
     thresholds = meta.get("thresholds", meta.get("threshold", params.evaluate.threshold))
     pp = params.predict

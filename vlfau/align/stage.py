@@ -22,8 +22,9 @@ from ..data.manifest import LM_COLUMNS, load_frame, load_manifest
 
 # %% auto #0
 __all__ = ['UNREADABLE', 'TRUNCATED', 'NO_LANDMARKS', 'NO_FACE', 'OFF_IMAGE', 'ALIGN_ERROR', 'SEVERAL', 'REASONS', 'SUBJECT_FACE',
-           'image_damage', 'read_frame', 'align_frame', 'unit_fingerprint', 'unit_done', 'align_unit', 'failures_path',
-           'summary_path', 'subjects_path', 'plan_units', 'align_dataset', 'assemble', 'add_arguments', 'main']
+           'STAMP', 'image_damage', 'read_frame', 'align_frame', 'unit_fingerprint', 'unit_stamp', 'unit_done',
+           'align_unit', 'failures_path', 'summary_path', 'subjects_path', 'plan_units', 'align_dataset', 'assemble',
+           'add_arguments', 'main']
 
 # %% ../../nbs/23_align.stage.ipynb #13c0743b
 UNREADABLE, TRUNCATED, NO_LANDMARKS = "unreadable file", "truncated image", "no landmarks"
@@ -69,20 +70,33 @@ def align_frame(rgb: np.ndarray, points, landmarks: str, size: int) -> tuple[np.
     return align_face(rgb, pts, size), info
 
 # %% ../../nbs/23_align.stage.ipynb #98c1eea4
+STAMP = ".align-stamp"  # suffix of the per-unit stamp of input file times (.dvcignore leaves it out of the store's hash)
+
 def unit_fingerprint(rows: list[dict], cfg: dict) -> str:
-    "Hash of a unit's inputs: rows, file sizes and mtimes, alignment parameters."
+    "Hash of a unit's inputs, the same on every machine: rows, file paths and sizes, alignment parameters."
     h = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode())
     for path in sorted({r["path"] for r in rows}):
-        try: st = os.stat(path); h.update(f"{path}|{st.st_size}|{st.st_mtime_ns}".encode())
+        try: h.update(f"{path}|{os.stat(path).st_size}".encode())
         except OSError: h.update(f"{path}|missing".encode())
     for r in rows: h.update(json.dumps([r["key"], r["path"], int(r["video_index"]), [round(float(v), 4) for v in r["points"]]]).encode())
     return h.hexdigest()
 
-def _record_path(root, name) -> Path: return Path(root)/SHARDS/f"{name}.json"
+def unit_stamp(rows: list[dict]) -> str:
+    "Hash of this machine's modification times of a unit's input files: a replaced file of the same size changes it."
+    h = hashlib.sha256()
+    for path in sorted({r["path"] for r in rows}):
+        try: h.update(f"{path}|{os.stat(path).st_mtime_ns}".encode())
+        except OSError: h.update(f"{path}|missing".encode())
+    return h.hexdigest()
 
-def unit_done(root, name: str, fingerprint: str) -> bool:
-    "Whether unit `name` already has a complete shard for `fingerprint`."
-    try: rec = json.loads(_record_path(root, name).read_text())
+def _record_path(root, name) -> Path: return Path(root)/SHARDS/f"{name}.json"
+def _stamp_path(root, name) -> Path: return Path(root)/SHARDS/f"{name}{STAMP}"
+
+def unit_done(root, name: str, fingerprint: str, stamp: str | None = None) -> bool:
+    "Whether unit `name` already has a complete shard for `fingerprint` (and, given `stamp`, aligned from these very files)."
+    try:
+        rec = json.loads(_record_path(root, name).read_text())
+        if stamp is not None and _stamp_path(root, name).read_text().strip() != stamp: return False
     except (OSError, ValueError): return False
     shard = Path(root)/SHARDS/f"{name}.bin"
     return (rec.get("fingerprint") == fingerprint and shard.is_file()
@@ -105,6 +119,7 @@ def align_unit(job: dict) -> tuple[str, int, int]:
         o["offset"], o["length"] = (int(idx.at[o["key"], "offset"]), int(idx.at[o["key"], "length"])) if o["aligned"] else (-1, 0)
     atomic_write(_record_path(job["root"], job["name"]),
                  json.dumps({"fingerprint": job["fingerprint"], "rows": out}, sort_keys=True) + "\n")
+    if job.get("stamp"): atomic_write(_stamp_path(job["root"], job["name"]), job["stamp"] + "\n")  # after the record: none without it
     return job["name"], len(out), len(crops)
 
 # %% ../../nbs/23_align.stage.ipynb #02d5d70a
@@ -119,7 +134,8 @@ def plan_units(df: pd.DataFrame, root, cfg: dict) -> list[dict]:
     for s, ix in df.groupby("subject", sort=True).indices.items():
         rows = [{"key": df["key"].iat[i], "subject": s, "path": df["path"].iat[i],
                  "video_index": int(df["video_index"].iat[i]), "points": pts[i].tolist()} for i in ix]
-        jobs.append({"root": str(root), "name": s, "rows": rows, **cfg, "fingerprint": unit_fingerprint(rows, cfg)})
+        jobs.append({"root": str(root), "name": s, "rows": rows, **cfg, "fingerprint": unit_fingerprint(rows, cfg),
+                     "stamp": unit_stamp(rows)})
     return jobs
 
 def _run(todo: list[dict], workers: int, progress: bool):
@@ -147,7 +163,7 @@ def align_dataset(params, dataset: str, df: pd.DataFrame | None = None, progress
     names = {j["name"] for j in jobs}
     for p in (root/SHARDS).iterdir():
         if p.stem not in names: p.unlink()
-    todo = [j for j in jobs if not unit_done(root, j["name"], j["fingerprint"])]
+    todo = [j for j in jobs if not unit_done(root, j["name"], j["fingerprint"], j["stamp"])]
     outs = [root/"index.csv", root/"store.json", failures_path(params, dataset), summary_path(params, dataset),
             subjects_path(params, dataset)]
     if not todo and all(p.is_file() for p in outs) and json.loads((root/"store.json").read_text()).get("fingerprint") == fp:

@@ -75,10 +75,10 @@ def _forward(self, V: torch.Tensor,        # [N,L,d] feature maps
     V = V.contiguous()
     steps = int((tokens[:, 1:] != PAD).sum(0).nonzero().max()) + 1 if (tokens[:, 1:] != PAD).any() else 1
     Vp, h, c = self.start(V, query)
-    xg = self.x2g(self.embed(tokens[:, :steps]))
+    xg = self.x2g(self.embed(tokens[:, :steps])).unbind(1)  # one view per step: its backward is one stack, not T zero-filled copies
     hs, alphas, ctxs = [], [], []
     for t in range(steps):
-        h, c, a, ctx = self.step(V, Vp, h, c, xg[:, t])
+        h, c, a, ctx = self.step(V, Vp, h, c, xg[t])
         hs.append(h); alphas.append(a); ctxs.append(ctx)
     logits = self.out(self.drop(torch.stack(hs, 1)))
     pad = (0, 0, 0, T - 1 - steps)

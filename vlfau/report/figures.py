@@ -195,8 +195,8 @@ def load_run(path: Path, params: Params):
     if not Path(path).is_file(): raise VlfauError(f"{path}: no trained model (nor in the ablation sweep's runs); "
                                                   "train it first (vlfau train)")
     from vlfau.captions.vocab import Vocab
-    from vlfau.model.checkpoint import load_checkpoint
-    ck = load_checkpoint(path)
+    from vlfau.model.checkpoint import DECODE_KEYS, load_checkpoint
+    ck = load_checkpoint(path, expect=dict(model={k: getattr(params.model, k) for k in DECODE_KEYS}))  # params' decode-time keys
     if ck.img_size != params.data.crop:
         raise VlfauError(f"{path}: model trained on {ck.img_size} px crops, but data.crop = {params.data.crop}")
     device = "cuda" if torch.cuda.is_available() and params.train.device != "cpu" else "cpu"
