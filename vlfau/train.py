@@ -4,7 +4,7 @@
 
 # %% ../nbs/50_train.ipynb #fbbda7f4
 from __future__ import annotations
-import copy, dataclasses, json, math, os, random, shutil, time, types
+import copy, dataclasses, hashlib, json, math, os, random, shutil, time, types
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -24,9 +24,9 @@ from .model.vlfau import VARIANTS as MODEL_VARIANTS, global_known, local_targets
 # %% auto #0
 __all__ = ['VARIANTS', 'MONITOR_THRESHOLD', 'variant_name', 'with_variant', 'run_dir', 'Dist', 'init_dist', 'all_gather',
            'GlobalBatchNorm2d', 'sync_batchnorm', 'ResumableSampler', 'SeededItems', 'lr_factor', 'run_epochs',
-           'make_optimizer', 'rng_state', 'set_rng_state', 'run_config', 'without_decode_keys', 'config_change',
-           'check_config', 'finished', 'new_acc', 'known_global_tokens', 'accumulate', 'epoch_metrics', 'write_live',
-           'fit', 'training_set', 'make_model', 'add_arguments', 'main', 'reuse_finished']
+           'make_optimizer', 'rng_state', 'set_rng_state', 'run_inputs', 'run_config', 'without_decode_keys',
+           'config_change', 'check_config', 'finished', 'new_acc', 'known_global_tokens', 'accumulate', 'epoch_metrics',
+           'write_live', 'fit', 'training_set', 'make_model', 'add_arguments', 'main', 'reuse_finished']
 
 # %% ../nbs/50_train.ipynb #feff1f07
 def variant_name(mp) -> str:
@@ -173,13 +173,32 @@ def set_rng_state(s: dict):
     n = s["numpy"]; np.random.set_state((n[0], n[1].numpy().astype(np.uint32), *n[2:]))
     random.setstate((s["python"][0], tuple(s["python"][1]), s["python"][2]))
 
-def run_config(params: Params, dataset: str, fold: int) -> dict:
-    "The parameters that decide a run's result (not where it runs, how often it checkpoints, or how it is decoded)."
+def _digest(paths) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        p = Path(p)
+        if not p.is_file(): raise VlfauError(f"{p}: missing; rerun the stage that writes it (`dvc repro`)")
+        h.update(p.name.encode() + b"\0" + hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()
+
+def run_inputs(params: Params, dataset: str, fold: int) -> dict:
+    "Digests of the files a run learns from: the fold lists, the caption set, the aligned store's index and record."
+    from vlfau.align.store import crops_dir
+    from vlfau.captions.sets import caption_dir
+    from vlfau.data.folds import folds_path
+    caps, store = caption_dir(params, dataset, fold), crops_dir(params, dataset)
+    return {"folds": _digest([folds_path(params, dataset)]),
+            "captions": _digest(sorted(q for q in caps.iterdir() if q.is_file()) if caps.is_dir() else [caps / "meta.json"]),
+            "aligned": _digest([store / "index.csv", store / "store.json"])}  # every crop's byte length and the inputs' fingerprint
+
+def run_config(params: Params, dataset: str, fold: int, inputs: bool = True) -> dict:
+    "What decides a run's result: the parameters (not where it runs, how often it checkpoints, or how it is decoded) and, with `inputs`, digests of its input files."
     tp = dataclasses.asdict(params.train); [tp.pop(k) for k in ("ckpt_every", "device", "amp")]
     dp = dataclasses.asdict(params.data); dp.pop("num_workers")
     from vlfau.model.checkpoint import DECODE_KEYS
     mp = {k: v for k, v in dataclasses.asdict(params.model).items() if k not in DECODE_KEYS}
-    return {"dataset": dataset, "fold": fold, "model": mp, "train": tp, "data": dp}
+    return {"dataset": dataset, "fold": fold, "model": mp, "train": tp, "data": dp,
+            **({"inputs": run_inputs(params, dataset, fold)} if inputs else {})}
 
 def without_decode_keys(config: dict) -> dict:
     "A run configuration saved before decode-time keys left it (evaluate_threshold, model.beam, model.length_norm), as it is now."
