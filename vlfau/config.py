@@ -57,6 +57,7 @@ class DatasetParams:
     gender_table: Optional[str] = None         # CSV `subject,gender` (F/M) where the file names do not say
     frames_dir: Optional[str] = None           # already extracted frames instead of the videos (DISFA)
     frame_stride: int = 1                      # keep every k-th labelled frame
+    camera: str = "left"                       # DISFA's camera: 'left' (the protocol's) or 'right'
 
     def check(self, key):
         _need(len(self.aus) > 0, f"{key}.aus", self.aus, "at least one AU")
@@ -65,6 +66,7 @@ class DatasetParams:
         _need(len(set(self.aus)) == len(self.aus), f"{key}.aus", self.aus, "no AU twice")
         _need(0 <= self.threshold <= 5, f"{key}.threshold", self.threshold, "an intensity in 0..5")
         _need(self.frame_stride >= 1, f"{key}.frame_stride", self.frame_stride, "an integer >= 1")
+        _need(self.camera in ("left", "right"), f"{key}.camera", self.camera, "'left' or 'right'")
 
 @dataclass
 class DataParams:
@@ -82,6 +84,7 @@ class DataParams:
     face: float = 1.0        # fraction of the aligned crop kept (centred on the face) before resizing; 1: all
     norm: str = "imagenet"   # pixel normalisation: 'imagenet' (the paper's) or 'image' (each image standardised)
     num_workers: int = 2     # data-loader worker processes
+    prefetch: int = 2        # batches each loader worker prepares ahead (DataLoader's prefetch_factor)
 
     def dataset(self, name: str) -> DatasetParams:
         "The parameters of dataset `name`."
@@ -101,6 +104,7 @@ class DataParams:
         _need(0 < self.face <= 1, f"{key}.face", self.face, "a fraction in (0, 1]")
         _need(self.norm in ("imagenet", "image"), f"{key}.norm", self.norm, "'imagenet' or 'image'")
         _need(self.num_workers >= 0, f"{key}.num_workers", self.num_workers, "an integer >= 0")
+        _need(self.prefetch >= 1, f"{key}.prefetch", self.prefetch, "a number of batches >= 1")
 
 @dataclass
 class SynthParams:
@@ -209,7 +213,9 @@ class TrainParams:
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     warmup_epochs: float = 0.5   # linear warm-up before the cosine decay
     grad_clip: float = 5.0       # max gradient norm; 0 turns clipping off
-    amp: bool = True             # mixed precision where a GPU is used
+    amp: bool = True             # mixed precision where a GPU is used: bfloat16 where it has it, else float16 with a gradient scaler
+    channels_last: bool = False  # images and convolution weights in channels-last memory order (faster convolutions on GPUs)
+    compile: bool = False        # torch.compile the model before training (its first steps pay for the compilation)
     seed: int = 0
     ckpt_every: int = 50         # optimizer steps between checkpoints (and one at each epoch end)
     device: str = "auto"         # 'auto', 'cpu' or 'cuda'

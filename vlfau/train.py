@@ -26,7 +26,7 @@ __all__ = ['VARIANTS', 'MONITOR_THRESHOLD', 'variant_name', 'with_variant', 'run
            'GlobalBatchNorm2d', 'sync_batchnorm', 'ResumableSampler', 'SeededItems', 'lr_factor', 'run_epochs',
            'make_optimizer', 'rng_state', 'set_rng_state', 'run_inputs', 'run_config', 'without_decode_keys',
            'config_change', 'check_config', 'finished', 'new_acc', 'known_global_tokens', 'accumulate', 'epoch_metrics',
-           'write_live', 'fit', 'training_set', 'make_model', 'add_arguments', 'main', 'reuse_finished']
+           'write_live', 'amp_dtype', 'fit', 'training_set', 'make_model', 'add_arguments', 'main', 'reuse_finished']
 
 # %% ../nbs/50_train.ipynb #feff1f07
 def variant_name(mp) -> str:
@@ -193,8 +193,8 @@ def run_inputs(params: Params, dataset: str, fold: int) -> dict:
 
 def run_config(params: Params, dataset: str, fold: int, inputs: bool = True) -> dict:
     "What decides a run's result: the parameters (not where it runs, how often it checkpoints, or how it is decoded) and, with `inputs`, digests of its input files."
-    tp = dataclasses.asdict(params.train); [tp.pop(k) for k in ("ckpt_every", "device", "amp")]
-    dp = dataclasses.asdict(params.data); dp.pop("num_workers")
+    tp = dataclasses.asdict(params.train); [tp.pop(k) for k in ("ckpt_every", "device", "amp", "channels_last", "compile")]
+    dp = dataclasses.asdict(params.data); [dp.pop(k) for k in ("num_workers", "prefetch")]
     from vlfau.model.checkpoint import DECODE_KEYS
     mp = {k: v for k, v in dataclasses.asdict(params.model).items() if k not in DECODE_KEYS}
     return {"dataset": dataset, "fold": fold, "model": mp, "train": tp, "data": dp,
@@ -280,8 +280,16 @@ def write_live(path: Path, history: list[dict]):
             live.next_step()
 
 # %% ../nbs/50_train.ipynb #08016693
-def _to(batch: dict, device) -> dict:
-    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+def _to(batch: dict, device, channels_last: bool = False) -> dict:
+    out = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+    if channels_last: out["image"] = out["image"].contiguous(memory_format=torch.channels_last)
+    return out
+
+def amp_dtype(device: torch.device, amp: bool, bf16: Optional[bool] = None) -> Optional[torch.dtype]:
+    "Autocast dtype of training on `device`: bfloat16 on a GPU that has it (`bf16`: its answer), else float16; None: float32 (CPU, or `amp` off)."
+    if not amp or device.type != "cuda": return None
+    if bf16 is None: bf16 = torch.cuda.is_bf16_supported()
+    return torch.bfloat16 if bf16 else torch.float16
 
 def fit(params: Params, run: Path, train_ds, model: nn.Module, loss_fn: Callable, aus, au_weights,
         d: Dist | None = None, config: dict | None = None, save_model: Callable | None = None,
@@ -295,14 +303,17 @@ def fit(params: Params, run: Path, train_ds, model: nn.Module, loss_fn: Callable
     spe = math.ceil(sampler.num_samples / bs)  # optimiser steps per epoch
     torch.manual_seed(tp.seed + d.rank)       # model init is seeded by the caller; this seeds dropout
     model = sync_batchnorm(model.to(d.device), d)
+    if tp.channels_last: model = model.to(memory_format=torch.channels_last)
     net = nn.parallel.DistributedDataParallel(model, device_ids=[d.device] if d.device.type == "cuda" else None) if d.world > 1 else model
+    if tp.compile: net = torch.compile(net)  # shares `model`'s parameters: checkpoints save `model`
     opt, sched = make_optimizer(model, tp, spe)
     epochs = run_epochs(tp.epochs, tp.min_steps, spe)  # the epochs this run trains (more than tp.epochs for min_steps)
-    amp = tp.amp and d.device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    dtype = amp_dtype(d.device, tp.amp)  # bfloat16 needs no loss scaling; float16 does
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
     au_w = torch.as_tensor(au_weights, dtype=torch.float32, device=d.device)
     config = config or {}
     step, epoch, pos, history, acc, seconds, t0 = 0, 0, 0, [], new_acc(len(aus)), 0.0, time.perf_counter()
+    waited = 0.0  # seconds spent waiting for the loader's next batch (of `seconds`)
     st = torch.load(state_path, map_location="cpu", weights_only=True) if state_path.exists() and not restart else None
     if st is not None and finished(st, epochs) and (change := config_change(st["config"], config)):
         # a finished run under other parameters is stale, not work in progress: train again (`dvc repro` after
@@ -314,6 +325,7 @@ def fit(params: Params, run: Path, train_ds, model: nn.Module, loss_fn: Callable
         model.load_state_dict(st["model"]); opt.load_state_dict(st["optimizer"])
         sched.load_state_dict(st["scheduler"]); scaler.load_state_dict(st["scaler"])
         step, epoch, pos, history, seconds = st["step"], st["epoch"], st["pos"], st["history"], st["seconds"]
+        waited = st.get("waited", 0.0)
         epochs = st.get("epochs", epochs)  # a run goes on to the epochs it began with (its cosine was planned for them)
         if st["world"] == d.world: set_rng_state(st["ranks"][d.rank]["rng"]); acc = st["ranks"][d.rank]["acc"]
         elif pos: raise VlfauError(f"{state_path}: saved mid-epoch by {st['world']} processes; resume with as many")
@@ -324,6 +336,7 @@ def fit(params: Params, run: Path, train_ds, model: nn.Module, loss_fn: Callable
         if not d.main: return
         st = {"step": step, "epoch": epoch, "epochs": epochs, "pos": pos, "history": history, "world": d.world, "ranks": ranks,
               "seconds": seconds + time.perf_counter() - t0,  # training time over every invocation (not in the metrics)
+              "waited": waited,
               "config": config, "model": model.state_dict(), "optimizer": opt.state_dict(),
               "scheduler": sched.state_dict(), "scaler": scaler.state_dict()}
         with atomic_path(state_path) as tmp: torch.save(st, tmp)
@@ -332,14 +345,18 @@ def fit(params: Params, run: Path, train_ds, model: nn.Module, loss_fn: Callable
     while epoch < epochs:
         items.epoch = epoch; sampler.set_epoch(epoch); sampler.start = pos * bs
         # the loader's own generator: drawing its worker seed from the global one would shift dropout after a resume
-        loader = DataLoader(items, batch_size=bs, sampler=sampler, num_workers=params.data.num_workers,
+        workers = params.data.num_workers
+        loader = DataLoader(items, batch_size=bs, sampler=sampler, num_workers=workers,
                             pin_memory=d.device.type == "cuda", persistent_workers=False,
+                            prefetch_factor=params.data.prefetch if workers else None,
                             generator=torch.Generator().manual_seed(tp.seed * 1000 + epoch))
         net.train()
-        for batch in tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", initial=pos, total=spe, disable=not d.main,
-                          dynamic_ncols=True, leave=False):
-            batch = _to(batch, d.device)
-            with torch.autocast(d.device.type, dtype=torch.float16, enabled=amp):
+        batches, tw = iter(tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", initial=pos, total=spe, disable=not d.main,
+                                dynamic_ncols=True, leave=False)), time.perf_counter()
+        for batch in batches:
+            waited += time.perf_counter() - tw
+            batch = _to(batch, d.device, tp.channels_last)
+            with torch.autocast(d.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 idx = batch.get("local_index")
                 out = net(batch["image"], local_tokens=batch.get("local_tokens"), global_tokens=batch.get("global_tokens"),
                           **({} if idx is None else {"local_index": idx}))
@@ -352,6 +369,7 @@ def fit(params: Params, run: Path, train_ds, model: nn.Module, loss_fn: Callable
             accumulate(acc, out, {k: v.detach() for k, v in losses.items()}, batch, threshold)
             step += 1; pos += 1
             if step % tp.ckpt_every == 0 and pos < spe: save()
+            tw = time.perf_counter()
         rec = {"epoch": epoch + 1, "step": step, "lr": sched.get_last_lr()[0], **epoch_metrics(all_gather(acc, d), aus)}
         history.append(rec); epoch += 1; pos = 0; acc = new_acc(len(aus))
         save()
@@ -362,7 +380,8 @@ def fit(params: Params, run: Path, train_ds, model: nn.Module, loss_fn: Callable
         if save_model is not None: save_model(model, run / "model.pt")
         st = torch.load(state_path, map_location="cpu", weights_only=True)
         atomic_write(run / "train.json", json.dumps({"seconds": round(st["seconds"], 1), "processes": st["world"],
-                     "device": str(d.device), "frames": len(train_ds), "epochs": len(history), "steps": step}, indent=1))
+                     "device": str(d.device), "frames": len(train_ds), "epochs": len(history), "steps": step,
+                     "data_wait": round(st.get("waited", 0.0) / max(st["seconds"], 1e-9), 4)}, indent=1))  # share of the time
     return history
 
 # %% ../nbs/50_train.ipynb #705a0302
