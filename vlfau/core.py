@@ -12,7 +12,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['apply_torchvision_shim', 'import_timm', 'VlfauError', 'atomic_path', 'atomic_write', 'seed_everything',
-           'mean_denominator']
+           'mean_denominator', 'utf8_array', 'KeyIndex']
 
 # %% ../nbs/00_core.ipynb #4d86f37f
 _SHIM_SCHEMAS = (
@@ -89,3 +89,42 @@ def mean_denominator(total):
     t = total.detach().clone()
     dist.all_reduce(t)
     return t / dist.get_world_size()
+
+# %% ../nbs/00_core.ipynb #c5e1a002
+def utf8_array(strings) -> np.ndarray:
+    "Strings as one NumPy array of their UTF-8 bytes (dtype 'S': a byte a character for ASCII, no object per string)."
+    return np.array([str(s).encode() for s in np.asarray(strings, dtype=object).reshape(-1)], dtype="S")
+
+class KeyIndex:
+    "Row of each of N string keys, in two NumPy arrays (the keys' UTF-8 bytes sorted, and their rows) rather than N Python objects."
+    def __init__(self, keys,                # N strings (a list, a pandas Series or an array)
+                 what: str = "frame keys"):  # named in the error about a repeated key
+        k = utf8_array(keys)
+        self._order = np.argsort(k, kind="stable").astype(np.int32 if len(k) < 2**31 else np.int64)
+        self._sorted = k[self._order]
+        if len(self._sorted) > 1 and (rep := np.flatnonzero(self._sorted[1:] == self._sorted[:-1])).size:
+            raise VlfauError(f"{what}: {self._sorted[rep[0]].decode()!r} appears more than once")
+
+    @property
+    def keys(self) -> np.ndarray:
+        "The keys in the order given, as a string array (built on each call: keep it rather than index it in a loop)."
+        k = np.empty_like(self._sorted); k[self._order] = self._sorted
+        return np.char.decode(k, "utf-8")
+
+    def __len__(self): return len(self._sorted)
+    def __contains__(self, key): return self.find(key) >= 0
+
+    def find(self, key) -> int:
+        "The row of `key`, -1 when it is not there."
+        if not isinstance(key, str) or not len(self._sorted): return -1
+        q = key.encode()
+        j = int(np.searchsorted(self._sorted, q))
+        return int(self._order[j]) if j < len(self._sorted) and self._sorted[j] == q else -1
+
+    def isin(self, keys) -> np.ndarray:
+        "bool [len(keys)]: which of `keys` are here."
+        q = utf8_array(keys)
+        if not len(self._sorted): return np.zeros(len(q), bool)
+        j = np.minimum(np.searchsorted(self._sorted, q), len(self._sorted) - 1)
+        return self._sorted[j] == q
+

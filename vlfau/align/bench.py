@@ -63,7 +63,8 @@ def loader_rate(store: CropStore, params, n: int, workers: int = 2, batch: int =
     import torch
     from torch.utils.data import DataLoader
     from vlfau.data.dataset import AUDataset
-    keys = [store.keys[i % len(store)] for i in range(n)]
+    every = store.keys  # a new array on each call: once
+    keys = [str(every[i % len(every)]) for i in range(n)]
     aus = params.data.bp4d.aus
     df = pd.DataFrame({"key": keys, "subject": "F001", "gender": "F", **{f"au{a}": np.int8(0) for a in aus}})
     dp = dataclasses.replace(params.data, resize=resize, crop=crop)

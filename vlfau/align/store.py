@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from ..core import VlfauError, atomic_path, atomic_write
+from ..core import KeyIndex, VlfauError, atomic_path, atomic_write
 
 # %% auto #0
 __all__ = ['INDEX', 'META', 'SHARDS', 'encode_jpeg', 'decode_jpeg', 'write_shard', 'write_store', 'CropStore', 'crops_dir',
@@ -59,26 +59,35 @@ class CropStore:
         if not (self.root/META).is_file() or not (self.root/INDEX).is_file():
             raise VlfauError(f"{self.root}: no finished crop store ({INDEX} and {META} missing); run `vlfau align`")
         self.meta = json.loads((self.root/META).read_text())
-        self.index = pd.read_csv(self.root/INDEX, dtype={"key": str, "subject": str, "shard": str},
-                                 keep_default_na=False)
-        self.keys: list[str] = self.index["key"].tolist()
-        self._rows = {k: (s, o, n) for k, s, o, n in
-                      zip(self.keys, self.index["shard"], self.index["offset"].to_numpy(), self.index["length"].to_numpy())}
+        index = self.index
+        self._rows = KeyIndex(index["key"], f"{self.root/INDEX}: key")  # per-frame tables in arrays (nbs/00_core)
+        self._shards, codes = np.unique(index["shard"].to_numpy(str), return_inverse=True)
+        self._shard, self._offset, self._length = codes.astype(np.int32), index["offset"].to_numpy(np.int64), index["length"].to_numpy(np.int64)
         self._maps: dict[str, np.memmap] = {}
+
+    @property
+    def keys(self) -> np.ndarray:
+        "The aligned frames' keys in manifest order (a string array)."
+        return self._rows.keys
+    @property
+    def index(self) -> pd.DataFrame:
+        "The store's index table (read from its file on each call: the store itself keeps only arrays)."
+        return pd.read_csv(self.root/INDEX, dtype={"key": str, "subject": str, "shard": str}, keep_default_na=False)
 
     @property
     def size(self) -> int: return int(self.meta["size"])
     @property
     def counts(self) -> pd.Series: return self.index.groupby("subject", sort=True).size().rename("aligned")
-    def __len__(self): return len(self.keys)
+    def __len__(self): return len(self._rows)
     def __contains__(self, key): return key in self._rows
     def __repr__(self): return (f"CropStore({str(self.root)!r}: {len(self)} crops of {self.size} px, "
                                 f"{self.meta.get('failed', 0)} frames failed)")
 
     def jpeg(self, key: str) -> np.ndarray:
         "The stored JPEG bytes of `key`, as a uint8 view into the shard."
-        try: shard, off, n = self._rows[key]
-        except KeyError: raise VlfauError(f"{self.root}: no aligned crop for key {key!r} (failed or not in the manifest)") from None
+        if (i := self._rows.find(key)) < 0:
+            raise VlfauError(f"{self.root}: no aligned crop for key {key!r} (failed or not in the manifest)")
+        shard, off, n = str(self._shards[self._shard[i]]), int(self._offset[i]), int(self._length[i])
         m = self._maps.get(shard)
         if m is None: m = self._maps[shard] = np.memmap(self.root/SHARDS/f"{shard}.bin", np.uint8, mode="r")
         return m[off:off + n]
@@ -87,7 +96,7 @@ class CropStore:
 
     def filter(self, df: pd.DataFrame) -> pd.DataFrame:
         "The rows of a manifest whose frame has an aligned crop (failed frames drop out)."
-        return df[df["key"].isin(self._rows)]
+        return df[self._rows.isin(df["key"])]
 
     def __getstate__(self): return {**self.__dict__, "_maps": {}}
 

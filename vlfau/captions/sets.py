@@ -13,7 +13,7 @@ import torch
 
 from .text import GLOBAL_PHRASES, LOCAL_TEXTS, NEUTRAL, SUBJECTS, global_description, local_descriptions
 from .vocab import PAD_ID, Vocab
-from ..core import VlfauError, atomic_write
+from ..core import KeyIndex, VlfauError, atomic_write, utf8_array
 
 # %% auto #0
 __all__ = ['FORMAT', 'frame_captions', 'fold_vocab', 'text_version', 'CaptionSet', 'build_caption_set', 'save_caption_set',
@@ -77,23 +77,47 @@ class CaptionSet:
                  global_index=None,       # [N] row of global_tokens per key (default: one row per key)
                  texts=None, meta=None):  # the global description per key; what the files say of the set
         self.vocab, self.aus, self.seed, self.meta = vocab, tuple(int(a) for a in aus), int(seed), dict(meta or {})
-        self.keys = list(keys)
+        self._keys = KeyIndex(keys, "caption set keys")  # per-frame tables in arrays (nbs/00_core)
         self.global_unique = torch.as_tensor(np.asarray(global_tokens), dtype=torch.long)  # [U, Lg]
-        self.global_index = torch.arange(len(self.keys)) if global_index is None else \
+        self.global_index = torch.arange(len(self._keys)) if global_index is None else \
             torch.as_tensor(np.asarray(global_index), dtype=torch.long)                   # [N]
         self.local = torch.as_tensor(np.asarray(local), dtype=torch.long)                 # [A, 2, P, Ll]
         self.n_para = torch.as_tensor(np.asarray(n_para), dtype=torch.long)               # [A, 2]
         self.local_canonical = self.local[:, :, 0]                                        # [A, 2, Ll]
-        self.texts = None if texts is None else list(texts)                               # global descriptions
-        self.frames = None  # the per-frame table of a freshly built set (what global.csv holds)
-        self.index = {k: i for i, k in enumerate(self.keys)}
-        if len(self.index) != len(self.keys): raise VlfauError("caption set lists a frame key twice")
-        if (self.local.shape[0] != len(self.aus) or len(self.global_index) != len(self.keys)
-                or (len(self.keys) and not 0 <= int(self.global_index.max()) < len(self.global_unique))):
+        self._frames, self.folder = None, None  # a built set's per-frame table; a loaded set's folder
+        if (self.local.shape[0] != len(self.aus) or len(self.global_index) != len(self._keys)
+                or (len(self._keys) and not 0 <= int(self.global_index.max()) < len(self.global_unique))):
             raise VlfauError(f"caption set shapes disagree: {len(self.aus)} AUs, local {tuple(self.local.shape)}, "
-                             f"{len(self.keys)} keys, global {tuple(self.global_unique.shape)}")
+                             f"{len(self._keys)} keys, global {tuple(self.global_unique.shape)}")
+        self._text_unique = None if texts is None else self._unique_texts(list(texts))  # global descriptions
 
-    def __len__(self): return len(self.keys)
+    def _unique_texts(self, texts: list) -> np.ndarray:
+        "The text of each distinct global description (one per row of `global_unique`), checked against every frame's."
+        if len(texts) != len(self._keys): raise VlfauError(f"caption set: {len(texts)} texts for {len(self._keys)} keys")
+        u = [None] * len(self.global_unique)
+        for g, t in zip(self.global_index.tolist(), texts):
+            if u[g] is None: u[g] = t
+            elif u[g] != t: raise VlfauError(f"caption set: two texts share global tokens {g}: {u[g]!r} and {t!r}")
+        return utf8_array(["" if t is None else t for t in u])
+
+    @property
+    def keys(self) -> np.ndarray:
+        "The frames' keys (a string array, built on each call)."
+        return self._keys.keys
+    @property
+    def texts(self) -> list[str] | None:
+        "The global description of every frame (a new list), None when the set was made without texts."
+        return None if self._text_unique is None else np.char.decode(self._text_unique[self.global_index.numpy()], "utf-8").tolist()
+    @property
+    def frames(self) -> pd.DataFrame | None:
+        "The per-frame table (what global.csv holds): kept by a freshly built set, read from the folder of a loaded one."
+        if self._frames is None and self.folder is not None:
+            return pd.read_csv(Path(self.folder)/"global.csv", dtype=str, keep_default_na=False)
+        return self._frames
+    @frames.setter
+    def frames(self, table): self._frames = table
+
+    def __len__(self): return len(self._keys)
     def __repr__(self):
         return f"CaptionSet({len(self)} frames, AUs {list(self.aus)}, local {tuple(self.local.shape)}, vocab {len(self.vocab)})"
     @property
@@ -107,8 +131,8 @@ class CaptionSet:
 
     def row(self, key: str) -> int:
         "Row of frame `key`."
-        try: return self.index[key]
-        except KeyError: raise VlfauError(f"frame {key!r} has no captions in this set; rerun `vlfau captions`") from None
+        if (i := self._keys.find(key)) < 0: raise VlfauError(f"frame {key!r} has no captions in this set; rerun `vlfau captions`")
+        return i
 
     def global_tokens(self, key: str) -> torch.Tensor:
         "Global description tokens of frame `key`, [max_global_len]."
@@ -205,7 +229,7 @@ def load_caption_set(folder) -> CaptionSet:
     cs = CaptionSet(Vocab.from_dict(json.loads((folder/"vocab.json").read_text())), meta["aus"], z["keys"].tolist(),
                     z["global_unique"], z["local"], z["n_para"], seed=meta["captions"]["seed"],
                     global_index=z["global_index"], texts=frames["text"], meta=meta)
-    cs.frames = frames
+    cs.folder = folder  # its per-frame table stays in the file: `cs.frames` reads it
     return cs
 
 def caption_dir(params, dataset: str, fold: int) -> Path:

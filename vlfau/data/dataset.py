@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from ..core import VlfauError
+from ..core import VlfauError, utf8_array
 from .manifest import PRESENT, label_matrix
 
 # %% auto #0
@@ -93,28 +93,27 @@ class AUDataset(Dataset):
                  train: bool,             # random augmentation (True) or the centre crop (False)
                  captions: Optional[CaptionSource] = None):  # adds caption tokens when given
         self.images, self.aus, self.dp, self.train, self.captions = images, list(aus), data_params, train, captions
-        self.keys, self.subjects = df["key"].tolist(), df["subject"].tolist()
-        self.genders = df["gender"].tolist()
-        self.raw = label_matrix(df, self.aus)
-        self.labels = (self.raw == PRESENT).astype(np.float32)
-        self.mask = (self.raw >= 0).astype(np.float32)
+        # per-frame columns as arrays, which forked loader workers read without copying (nbs/00_core)
+        self._keys, self._subjects, self._genders = (utf8_array(df[c]) for c in ("key", "subject", "gender"))
+        self.raw = label_matrix(df, self.aus)  # int8 [N, A]; an item's labels and mask come from its row
 
-    def __len__(self): return len(self.keys)
+    def __len__(self): return len(self.raw)
 
     def rng(self) -> np.random.Generator:
         "A NumPy generator for one item, seeded from torch's generator of this process."
         return np.random.default_rng(int(torch.randint(0, 2**62, (1,))))
 
     def __getitem__(self, i: int) -> dict:
-        key = self.keys[i]
+        key = self._keys[i].decode()
         try: img = self.images[key]
         except KeyError: raise VlfauError(f"no aligned image for {key!r}; keep only the manifest rows the crop store has") from None
         if not (isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3):
             raise VlfauError(f"image of {key!r}: {getattr(img, 'dtype', type(img))} {getattr(img, 'shape', '')}: expected uint8 [H, W, 3]")
         rng = self.rng() if self.train else None
         item = {"image": torch.from_numpy(transform(img, self.dp, self.train, rng)),
-                "labels": torch.tensor(self.labels[i]), "mask": torch.tensor(self.mask[i]),
-                "subject": self.subjects[i], "gender": self.genders[i], "key": key}
+                "labels": torch.from_numpy((self.raw[i] == PRESENT).astype(np.float32)),
+                "mask": torch.from_numpy((self.raw[i] >= 0).astype(np.float32)),
+                "subject": self._subjects[i].decode(), "gender": self._genders[i].decode(), "key": key}
         if self.captions is not None:
             local, glob = self.captions.tokens(key, self.raw[i], rng)
             item["local_tokens"] = torch.as_tensor(np.asarray(local), dtype=torch.long)
