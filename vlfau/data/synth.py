@@ -19,8 +19,8 @@ from .synth_render import background, render_frame, render_head
 from .synth_seq import AU_INDEX, au_intensities, poses, task_mix
 
 # %% auto #0
-__all__ = ['EVENTS', 'NAMES', 'subjects', 'disfa_genders', 'identity', 'record', 'write_bp4d', 'write_disfa', 'twin_root',
-           'write_twin', 'au_grid', 'write_grid', 'add_arguments', 'main']
+__all__ = ['EVENTS', 'NAMES', 'REAL_SIZE', 'subjects', 'disfa_genders', 'identity', 'record', 'write_bp4d', 'write_disfa',
+           'twin_root', 'spread', 'slice_params', 'write_twin', 'au_grid', 'write_grid', 'add_arguments', 'main']
 
 # %% ../../nbs/13d_data.synth.ipynb #a882b4f7
 _DS = {"bp4d": 1, "disfa": 2}
@@ -68,10 +68,10 @@ def _jpeg(rgb, quality: int) -> bytes:
     return buf.tobytes()
 
 # %% ../../nbs/13d_data.synth.ipynb #1e6f535f
-def write_bp4d(root: Path, sp, seed: int):
-    "Write the BP4D twin under `root` from synth parameters `sp`."
+def write_bp4d(root: Path, sp, seed: int, only=None):
+    "Write the BP4D twin under `root` from synth parameters `sp` (`only`: these subjects, default all)."
     cols = [AU_INDEX[a] for a in sp.bp4d_label_aus]
-    for subject in subjects("bp4d"):
+    for subject in only or subjects("bp4d"):
         idn = identity(seed, "bp4d", subject, subject[0])
         for task in sp.bp4d_tasks:
             rng = _rng(seed, "bp4d", subject, task, "frames")
@@ -94,11 +94,11 @@ def write_bp4d(root: Path, sp, seed: int):
             lm_file.write_text(_landmark_lines(on_disk, marks))
 
 # %% ../../nbs/13d_data.synth.ipynb #fbc1dfa2
-def write_disfa(root: Path, sp, seed: int):
-    "Write the DISFA twin under `root` from synth parameters `sp`."
+def write_disfa(root: Path, sp, seed: int, only=None):
+    "Write the DISFA twin under `root` from synth parameters `sp` (`only`: these subjects, default all)."
     genders = disfa_genders(seed)
     (root / disfa.VIDEOS_DIR).mkdir(parents=True, exist_ok=True)
-    for subject in subjects("disfa"):
+    for subject in only or subjects("disfa"):
         idn = identity(seed, "disfa", subject, genders[subject])
         inten, frames = record(seed, "disfa", subject, "video", idn, sp.disfa_frames, sp.height, sp.width, task_mix(None),
                               sp.stride)
@@ -113,7 +113,7 @@ def write_disfa(root: Path, sp, seed: int):
             disfa.write_intensities(disfa.label_path(root, subject, a), inten[:, AU_INDEX[a]].tolist())
         lm_file = root / disfa.LANDMARKS_DIR / f"{subject}.csv"; lm_file.parent.mkdir(parents=True, exist_ok=True)
         lm_file.write_text(_landmark_lines(range(disfa.FIRST_FRAME, disfa.FIRST_FRAME + sp.disfa_frames), marks))
-    (root / "gender.csv").write_text("subject,gender\n" + "".join(f"{s},{g}\n" for s, g in genders.items()))
+    (root / "gender.csv").write_text("subject,gender\n" + "".join(f"{s},{g}\n" for s, g in genders.items() if s in (only or genders)))
 
 # %% ../../nbs/13d_data.synth.ipynb #46dc5775
 NAMES = {"bp4d": "BP4D", "disfa": "DISFA"}
@@ -131,22 +131,43 @@ def _check_aus(params, dataset: str, label_aus: list[int]):
     missing = [a for a in params.data.dataset(dataset).aus if a not in label_aus]
     if missing: raise VlfauError(f"{key} = {label_aus}: lacks AU(s) {missing} of data.{dataset}.aus")
 
-def write_twin(params, datasets=None) -> dict[str, Path]:
-    "Write the twin of each of `datasets` (default both); returns the roots written."
-    sp, out = params.synth, {}
+REAL_SIZE = {"bp4d": (1392, 1040), "disfa": (768, 1024)}  # (height, width) of the datasets' frames as distributed
+
+def spread(ids: list, n: int | None) -> list:
+    "`n` of `ids`, the middles of `n` equal parts of the sorted list (so both genders of BP4D's F/M ids); all of them for None."
+    if n is None or n >= len(ids): return list(ids)
+    if n < 1: raise VlfauError(f"--subjects {n}: expected at least 1")
+    return [ids[(2 * i + 1) * len(ids) // (2 * n)] for i in range(n)]
+
+def slice_params(sp, dataset: str, real_size: bool = False, frames: int | None = None):
+    "The synth parameters `sp` for one slice of `dataset`: its real frame size, and `frames` coded frames a recording."
+    from dataclasses import replace
+    if frames is not None and frames < 1: raise VlfauError(f"--frames {frames}: expected at least 1")
+    if real_size: sp = replace(sp, height=REAL_SIZE[dataset][0], width=REAL_SIZE[dataset][1])
+    if frames is not None: sp = replace(sp, **{f"{dataset}_frames": frames})
+    return sp
+
+def write_twin(params, datasets=None, out=None, n_subjects=None, real_size=False, frames=None) -> dict[str, Path]:
+    "Write the twin of each of `datasets` (default both), under `out`/BP4D and `out`/DISFA when given (a slice: `n_subjects`, real-size frames, `frames` a recording); returns the roots written."
+    if out is None and (n_subjects is not None or real_size or frames is not None):
+        raise VlfauError("--subjects, --real-size and --frames write a slice: give it a folder with --out "
+                         f"(the twin in {params.paths.synth} is the pipeline's)")
+    out_roots = {}
     for ds in datasets or list(NAMES):
+        sp = slice_params(params.synth, ds, real_size, frames)
         _check_aus(params, ds, getattr(sp, f"{ds}_label_aus"))
-        root = twin_root(params, ds)
+        root = twin_root(params, ds) if out is None else Path(out) / NAMES[ds]
         tmp, old = root.with_name(f".{root.name}.partial"), root.with_name(f".{root.name}.old")
         for d in (tmp, old):
             if d.exists(): shutil.rmtree(d)
         tmp.mkdir(parents=True)
-        (write_bp4d if ds == "bp4d" else write_disfa)(tmp, sp, sp.seed)
+        only = None if n_subjects is None else spread(subjects(ds), n_subjects)
+        (write_bp4d if ds == "bp4d" else write_disfa)(tmp, sp, sp.seed, only)
         if root.exists(): os.replace(root, old)
         os.replace(tmp, root)
         if old.exists(): shutil.rmtree(old)
-        out[ds] = root
-    return out
+        out_roots[ds] = root
+    return out_roots
 
 # %% ../../nbs/13d_data.synth.ipynb #f92e4880
 def au_grid(seed: int, subjects=("F001", "M003", "F010"), levels=(0, 1, 3, 5), size: int = 128) -> np.ndarray:
@@ -175,12 +196,16 @@ def write_grid(params) -> Path:
 # %% ../../nbs/13d_data.synth.ipynb #a462766f
 def add_arguments(p):
     p.add_argument("--only", choices=sorted(NAMES), action="append", help="write only this dataset (repeatable)")
+    p.add_argument("--out", default=None, help="write a slice under OUT/BP4D and OUT/DISFA instead of the pipeline's twin (no AU grid)")
+    p.add_argument("--real-size", action="store_true", help="frames at the real sizes: BP4D 1040x1392 JPEGs, DISFA 1024x768 video")
+    p.add_argument("--subjects", type=int, default=None, help="this many subjects per dataset, spread over the sorted IDs")
+    p.add_argument("--frames", type=int, default=None, help="coded frames per BP4D task and per DISFA video")
 
 def main(args, params):
     "Write the twin of BP4D and DISFA, and the AU grid."
     import time
     t0 = time.perf_counter()
-    roots = write_twin(params, args.only)
-    for ds, root in roots.items(): print(f"vlfau synth: {NAMES[ds]} twin written to {root}")
-    print(f"vlfau synth: AU grid written to {write_grid(params)}")
+    roots = write_twin(params, args.only, args.out, args.subjects, args.real_size, args.frames)
+    for ds, root in roots.items(): print(f"vlfau synth: {NAMES[ds]} {'slice' if args.out else 'twin'} written to {root}")
+    if args.out is None: print(f"vlfau synth: AU grid written to {write_grid(params)}")
     print(f"vlfau synth: {time.perf_counter() - t0:.1f} s")
