@@ -18,6 +18,7 @@ TARGETS: dict[str, tuple[str, str]] = {  # target: (module, one-line help)
     "align":   ("vlfau.align.bench",       "alignment frames/s per landmark source; loader crops/s at training size"),
     "model":   ("vlfau.model.bench",       "full prediction and training step against the stem alone; params and FLOPs"),
     "predict": ("vlfau.predict_bench",     "end-to-end video frames/s and its split: decoding, alignment, model"),
+    "scale":   ("vlfau.scale_bench",       "each stage on a real-size slice; the full BP4D/DISFA reproduction projected"),
 }
 
 def add_arguments(p):
