@@ -41,7 +41,7 @@ def test_captions_stage_writes_every_fold(tmp_path):
         folder = tmp_path / "captions" / "bp4d" / f"fold{k}"
         assert {p.name for p in folder.iterdir()} == {"vocab.json", "local.json", "global.csv", "tokens.npz", "meta.json"}
         cs = load_caption_set(folder)
-        assert cs.keys == df["key"].tolist() and tuple(cs.local.shape[:3]) == (12, 2, 3)
+        assert cs.keys.tolist() == df["key"].tolist() and tuple(cs.local.shape[:3]) == (12, 2, 3)
         meta = json.loads((folder / "meta.json").read_text())
         assert meta["dataset"] == "bp4d" and meta["fold"] == k and set(meta["train_subjects"]).isdisjoint(FOLDS["bp4d"][3 - k])
         assert (tmp_path / "reports" / "captions" / f"bp4d_fold{k}.json").is_file()
