@@ -12,10 +12,12 @@ import numpy as np
 import pandas as pd
 
 from .warp import similarity, transform_points
-from ..data.manifest import BASE_COLUMNS, LM_COLUMNS
+from ..data.disfa import FIRST_FRAME, label_path, landmarks_path, video_path, write_intensities
+from ..data.manifest import BASE_COLUMNS, LANDMARK_HEADER, LM_COLUMNS
 
 # %% auto #0
-__all__ = ['ASTRO_POINTS', 'astronaut', 'face_frame', 'manifest_row', 'write_face_frames', 'write_bad_inputs']
+__all__ = ['ASTRO_POINTS', 'LOST', 'astronaut', 'face_frame', 'manifest_row', 'write_face_frames', 'write_bad_inputs',
+           'write_disfa_subject']
 
 # %% ../../nbs/25_align.fixtures.ipynb #f778d028
 ASTRO_POINTS = np.array([[204.4, 102.1], [245.9, 104.4], [223.5, 131.1], [202.3, 139.2], [244.5, 140.6]])
@@ -96,3 +98,28 @@ def write_bad_inputs(root: str | os.PathLike, dataset: str = "bp4d", subject: st
     w.release()
     for i in (0, 1, 2, 3, 9): add(vid, "" if i < 4 else "unreadable file", video_index=i, frame=100 + i)
     return pd.DataFrame(rows, columns=BASE_COLUMNS + LM_COLUMNS), expect
+
+# %% ../../nbs/25_align.fixtures.ipynb #3be3d5b2
+LOST = ("zeros", "one place", "scattered", "eyes swapped")  # what a tracker that lost the face writes, in turn
+
+def write_disfa_subject(root: str | os.PathLike, subject: str = "SN029", frames: int = 12, first_label: int = 3,
+                        bad=range(6, 10), aus=(1, 2, 4, 6, 9, 12, 25, 26), shape=(360, 480), seed: int = 3) -> dict[int, str]:
+    "Write a DISFA-layout subject (video, labels from `first_label`, landmarks lost on `bad`); {frame number: points' kind}."
+    root, rng = Path(root), np.random.default_rng(seed)
+    vid = video_path(root, subject); vid.parent.mkdir(parents=True, exist_ok=True)
+    w = cv2.VideoWriter(str(vid), cv2.VideoWriter_fourcc(*"MJPG"), 25, (shape[1], shape[0]))
+    lines, kinds = [",".join(LANDMARK_HEADER)], {}
+    for i in range(frames):
+        rgb, pts = face_frame(rng, shape)
+        w.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        n = FIRST_FRAME + i
+        kind = LOST[list(bad).index(n) % len(LOST)] if n in bad else "good"
+        p = {"good": pts, "zeros": np.zeros((5, 2)), "one place": np.repeat(pts.mean(0, keepdims=True), 5, 0),
+             "scattered": rng.uniform(0, 1, (5, 2))*[shape[1] - 1, shape[0] - 1], "eyes swapped": pts[[1, 0, 2, 4, 3]]}[kind]
+        lines.append(",".join([str(n)] + [f"{v:.2f}" for v in p.reshape(-1)])); kinds[n] = kind
+    w.release()
+    lm = landmarks_path(root, subject); lm.parent.mkdir(parents=True, exist_ok=True); lm.write_text("\n".join(lines) + "\n")
+    for a in aus: write_intensities(label_path(root, subject, a), rng.integers(0, 6, frames - first_label + 1), first=first_label)
+    (root/"gender.csv").write_text(f"subject,gender\n{subject},F\n")
+    return kinds
+

@@ -16,20 +16,21 @@ from tqdm.auto import tqdm
 
 from .landmarks import default_detector, detect_faces
 from .store import SHARDS, CropStore, crops_dir, encode_jpeg, write_shard, write_store
-from .warp import align_face, points_inside
+from .warp import align_face, landmark_problem, points_inside
 from ..core import VlfauError, atomic_write
 from ..data.manifest import LM_COLUMNS, load_frame, load_manifest
 
 # %% auto #0
-__all__ = ['UNREADABLE', 'TRUNCATED', 'NO_LANDMARKS', 'NO_FACE', 'OFF_IMAGE', 'ALIGN_ERROR', 'SEVERAL', 'REASONS', 'SUBJECT_FACE',
-           'STAMP', 'image_damage', 'read_frame', 'align_frame', 'unit_fingerprint', 'unit_stamp', 'unit_done',
-           'align_unit', 'failures_path', 'summary_path', 'subjects_path', 'plan_units', 'align_dataset', 'assemble',
-           'add_arguments', 'main']
+__all__ = ['UNREADABLE', 'TRUNCATED', 'NO_LANDMARKS', 'NO_FACE', 'OFF_IMAGE', 'ALIGN_ERROR', 'SEVERAL', 'BAD_LANDMARKS',
+           'REASONS', 'SUBJECT_FACE', 'STAMP', 'image_damage', 'read_frame', 'align_frame', 'unit_fingerprint',
+           'unit_stamp', 'unit_done', 'align_unit', 'failures_path', 'summary_path', 'subjects_path', 'plan_units',
+           'align_dataset', 'assemble', 'add_arguments', 'main']
 
 # %% ../../nbs/23_align.stage.ipynb #13c0743b
 UNREADABLE, TRUNCATED, NO_LANDMARKS = "unreadable file", "truncated image", "no landmarks"
 NO_FACE, OFF_IMAGE, ALIGN_ERROR, SEVERAL = "no face", "landmarks off-image", "alignment error", "several faces"
-REASONS = (UNREADABLE, TRUNCATED, NO_LANDMARKS, NO_FACE, OFF_IMAGE, ALIGN_ERROR, SEVERAL)  # SEVERAL flags an aligned frame
+BAD_LANDMARKS = "implausible landmarks"  # under `auto` a flag when the detector found the face instead
+REASONS = (UNREADABLE, TRUNCATED, NO_LANDMARKS, BAD_LANDMARKS, NO_FACE, OFF_IMAGE, ALIGN_ERROR, SEVERAL)  # SEVERAL flags an aligned frame
 SUBJECT_FACE = 0.2  # a dataset frame films one seated subject close up: the detector looks for faces of at least this share of the short side
 
 def image_damage(path) -> str | None:
@@ -51,23 +52,32 @@ def read_frame(row: dict) -> tuple[np.ndarray | None, str, str]:
     except VlfauError as e: return None, UNREADABLE, str(e)
     except (OSError, ValueError, MemoryError) as e: return None, UNREADABLE, f"{row['path']}: {type(e).__name__}: {e}"
 
+def _outside(pts, shape) -> str: return f"points {np.round(pts, 1).tolist()} outside {shape[1]}x{shape[0]}"
+
 def align_frame(rgb: np.ndarray, points, landmarks: str, size: int) -> tuple[np.ndarray | None, dict]:
     "Align one frame with the five `points` (NaN: none) or the detector, as `landmarks` says; (crop or None, info)."
     info = {"source": "", "faces": -1, "reason": "", "detail": ""}
     pts = np.asarray(points, np.float64).reshape(5, 2)
+    problem = None
     if landmarks == "dataset" or (landmarks == "auto" and np.isfinite(pts).all()):
         info["source"] = "dataset"
         if not np.isfinite(pts).all(): return None, {**info, "reason": NO_LANDMARKS, "detail": "the manifest has no landmarks"}
-    else:
-        det = default_detector(max_faces=1, min_face_fraction=SUBJECT_FACE)  # landmarks for the largest face only
-        faces = det(rgb)
-        info.update(source="detector", faces=len(faces) + len(det.dropped))
-        if not faces: return None, {**info, "reason": NO_FACE}
-        pts = faces[0].points
-        if info["faces"] > 1: info.update(reason=SEVERAL, detail=f"{info['faces']} faces, the largest aligned")
-    if not points_inside(pts, rgb.shape):
-        return None, {**info, "reason": OFF_IMAGE, "detail": f"points {np.round(pts, 1).tolist()} outside {rgb.shape[1]}x{rgb.shape[0]}"}
+        if not points_inside(pts, rgb.shape): return None, {**info, "reason": OFF_IMAGE, "detail": _outside(pts, rgb.shape)}
+        problem = landmark_problem(pts, rgb.shape)
+        if problem is None: return align_face(rgb, pts, size), info
+        problem = f"the manifest's points {np.round(pts, 1).tolist()}: {problem}"
+        if landmarks == "dataset": return None, {**info, "reason": BAD_LANDMARKS, "detail": problem}
+    det = default_detector(max_faces=1, min_face_fraction=SUBJECT_FACE)  # landmarks for the largest face only
+    faces = det(rgb)
+    info.update(source="detector", faces=len(faces) + len(det.dropped))
+    if problem:  # auto: the detector stands in for implausible points, and the frame is listed either way
+        info.update(reason=BAD_LANDMARKS, detail=problem + ("; aligned with the detector's" if faces else "; the detector found no face"))
+    if not faces: return None, {**info, "reason": info["reason"] or NO_FACE}
+    pts = faces[0].points
+    if info["faces"] > 1 and not problem: info.update(reason=SEVERAL, detail=f"{info['faces']} faces, the largest aligned")
+    if not points_inside(pts, rgb.shape): return None, {**info, "reason": OFF_IMAGE, "detail": _outside(pts, rgb.shape)}
     return align_face(rgb, pts, size), info
+
 
 # %% ../../nbs/23_align.stage.ipynb #98c1eea4
 STAMP = ".align-stamp"  # suffix of the per-unit stamp of input file times (.dvcignore leaves it out of the store's hash)

@@ -12,8 +12,8 @@ from .landmarks import to_rgb8
 from ..core import VlfauError
 
 # %% auto #0
-__all__ = ['IOD', 'EYE_Y', 'TEMPLATE', 'WEIGHTS', 'template', 'similarity', 'transform_points', 'alignment_matrix', 'align_face',
-           'points_inside']
+__all__ = ['IOD', 'EYE_Y', 'TEMPLATE', 'WEIGHTS', 'PLAUSIBLE', 'template', 'similarity', 'transform_points', 'alignment_matrix',
+           'align_face', 'points_inside', 'landmark_problem']
 
 # %% ../../nbs/21_align.warp.ipynb #e903b3f9
 IOD, EYE_Y = 0.26, 0.38                                  # eye distance and eye-line height, fractions of the crop
@@ -86,3 +86,28 @@ def points_inside(five_points, shape, margin: float = 0.0) -> bool:
     p = np.asarray(five_points, np.float64)
     return bool(np.isfinite(p).all() and (p >= -margin).all()
                 and (p[:, 0] <= shape[1] - 1 + margin).all() and (p[:, 1] <= shape[0] - 1 + margin).all())
+
+# %% ../../nbs/21_align.warp.ipynb #96197ddf
+PLAUSIBLE = {"min_iod_px": 4.0, "min_iod_frac": 0.02, "max_roll_deg": 60.0, "nose_y": (0.1, 1.5), "nose_x": 1.2,
+             "mouth_y": (0.3, 2.5), "mouth_w": (0.15, 2.0)}  # in eye distances, from the eye midpoint (see the table)
+
+def landmark_problem(five_points, shape, bounds: dict = PLAUSIBLE) -> str | None:
+    "Why five points (contract order) in an image of `shape` (H, W, ...) cannot be a face's; None when they can."
+    p = np.asarray(five_points, np.float64).reshape(5, 2)
+    if not np.isfinite(p).all(): return "not finite"
+    v = p[1] - p[0]; iod = float(np.hypot(*v))
+    floor = max(bounds["min_iod_px"], bounds["min_iod_frac"]*min(shape[:2]))
+    if iod < floor: return f"eye distance {iod:.1f} px, under {floor:.1f}"
+    roll = float(np.degrees(np.arctan2(v[1], v[0])))
+    if abs(roll) > bounds["max_roll_deg"]: return f"eye line at {roll:.0f} degrees (eyes swapped or face on its side)"
+    c, s = v/iod
+    q = (p - (p[0] + p[1])/2) @ np.array([[c, -s], [s, c]])/iod   # the face's frame: x along the eyes, y down
+    (nx, ny), m, mw = q[2], (q[3] + q[4])/2, q[4, 0] - q[3, 0]
+    lo, hi = bounds["nose_y"]
+    if not (lo <= ny <= hi and abs(nx) <= bounds["nose_x"]): return f"nose tip at ({nx:.2f}, {ny:.2f}) eye distances"
+    lo, hi = bounds["mouth_y"]
+    if not (lo <= m[1] <= hi and m[1] > ny): return f"mouth centre {m[1]:.2f} eye distances below the eyes, nose {ny:.2f}"
+    lo, hi = bounds["mouth_w"]
+    if not lo <= mw <= hi: return f"mouth corners {mw:.2f} eye distances apart"
+    return None
+
