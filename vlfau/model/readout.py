@@ -6,12 +6,16 @@
 from __future__ import annotations
 from typing import Optional
 
+import numpy as np
+import pandas as pd
 import torch
+
+from ..captions.text import mentioned_aus
 
 from .decoder import PAD
 
 # %% auto #0
-__all__ = ['state_logprobs', 'state_readout']
+__all__ = ['state_logprobs', 'state_readout', 'agreement_vs_truth']
 
 # %% ../../nbs/46_model.readout.ipynb #096cef8a
 @torch.no_grad()
@@ -43,3 +47,21 @@ def state_logprobs(model,                      # a VLFAU with a local decoder
 def state_readout(model, images, local, n_para) -> torch.Tensor:
     "[B,A] the local decoder's probability that each AU is active, from `state_logprobs`."
     return state_logprobs(model, images, local, n_para).softmax(-1)[..., 1]
+
+# %% ../../nbs/46_model.readout.ipynb #c5453fd9
+def agreement_vs_truth(pred: pd.DataFrame,  # `vlfau evaluate`'s per-frame predictions: au<N> (1/0/-1), pred<N>, global
+                       aus) -> pd.DataFrame:
+    "Per AU, on frames with a known label: the global text's and the classifier's accuracy against the truth, how often both are wrong, their agreement, and the share of disagreements the text got right."
+    men = [mentioned_aus(t) for t in pred["global"].fillna("")]
+    rows = []
+    for a in aus:
+        gt = pred[f"au{a}"].to_numpy(); k = gt >= 0
+        truth, said = gt[k] == 1, np.array([a in m for m in men])[k]
+        dec = pred[f"pred{a}"].to_numpy()[k] == 1
+        t_ok, c_ok = said == truth, dec == truth
+        dis = said != dec
+        rows.append({"au": f"AU{a}", "frames": int(k.sum()), "text_acc": t_ok.mean(), "clf_acc": c_ok.mean(),
+                     "both_wrong": (~t_ok & ~c_ok).mean(), "agreement": (~dis).mean(),
+                     "text_right": (dis & t_ok).sum() / max(int(dis.sum()), 1)})
+    return pd.DataFrame(rows).set_index("au")
+
