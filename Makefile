@@ -42,7 +42,8 @@ PARALLEL = $(BIN)/dvc stage list --name-only | grep -E '^($(1))@' | \
 repro: setup
 	# params.yaml is composed from conf/ first: DVC then sees every value the profile changes
 	$(BIN)/vlfau params $(if $(PROFILE),--profile $(PROFILE))
-	$(DVC) repro captions
+	# the data stages first (twin, manifests, folds, alignment, captions: everything training reads), then the groups
+	$(DVC) repro $$($(BIN)/dvc stage list --name-only | grep -E '^(folds|align|captions)(@|$$)')
 	$(if $(filter-out 1,$(JOBS)),$(call PARALLEL,train))
 	$(if $(filter-out 1,$(JOBS)),$(call PARALLEL,evaluate|ablation))
 	$(DVC) repro
