@@ -119,7 +119,9 @@ def write_disfa_subject(root: str | os.PathLike, subject: str = "SN029", frames:
         lines.append(",".join([str(n)] + [f"{v:.2f}" for v in p.reshape(-1)])); kinds[n] = kind
     w.release()
     lm = landmarks_path(root, subject); lm.parent.mkdir(parents=True, exist_ok=True); lm.write_text("\n".join(lines) + "\n")
-    for a in aus: write_intensities(label_path(root, subject, a), rng.integers(0, 6, frames - first_label + 1), first=first_label)
-    (root/"gender.csv").write_text(f"subject,gender\n{subject},F\n")
+    for a in aus: write_intensities(label_path(root, subject, a), rng.integers(0, 6, FIRST_FRAME + frames - first_label), first=first_label)
+    table = root/"gender.csv"   # one row per subject written into this root
+    rows = table.read_text().splitlines()[1:] if table.is_file() else []
+    table.write_text("\n".join(["subject,gender"] + sorted({*rows, f"{subject},F"})) + "\n")
     return kinds
 

@@ -29,7 +29,7 @@ __all__ = ['UNREADABLE', 'TRUNCATED', 'NO_LANDMARKS', 'NO_FACE', 'OFF_IMAGE', 'A
 # %% ../../nbs/23_align.stage.ipynb #13c0743b
 UNREADABLE, TRUNCATED, NO_LANDMARKS = "unreadable file", "truncated image", "no landmarks"
 NO_FACE, OFF_IMAGE, ALIGN_ERROR, SEVERAL = "no face", "landmarks off-image", "alignment error", "several faces"
-BAD_LANDMARKS = "implausible landmarks"  # under `auto` a flag when the detector found the face instead
+BAD_LANDMARKS = "implausible landmarks"  # with OFF_IMAGE, under `auto` a flag when the detector found the face instead
 REASONS = (UNREADABLE, TRUNCATED, NO_LANDMARKS, BAD_LANDMARKS, NO_FACE, OFF_IMAGE, ALIGN_ERROR, SEVERAL)  # SEVERAL flags an aligned frame
 SUBJECT_FACE = 0.2  # a dataset frame films one seated subject close up: the detector looks for faces of at least this share of the short side
 
@@ -58,23 +58,28 @@ def align_frame(rgb: np.ndarray, points, landmarks: str, size: int) -> tuple[np.
     "Align one frame with the five `points` (NaN: none) or the detector, as `landmarks` says; (crop or None, info)."
     info = {"source": "", "faces": -1, "reason": "", "detail": ""}
     pts = np.asarray(points, np.float64).reshape(5, 2)
-    problem = None
+    problem = None  # (reason, detail) of the manifest's points when they cannot be used
     if landmarks == "dataset" or (landmarks == "auto" and np.isfinite(pts).all()):
         info["source"] = "dataset"
         if not np.isfinite(pts).all(): return None, {**info, "reason": NO_LANDMARKS, "detail": "the manifest has no landmarks"}
-        if not points_inside(pts, rgb.shape): return None, {**info, "reason": OFF_IMAGE, "detail": _outside(pts, rgb.shape)}
-        problem = landmark_problem(pts, rgb.shape)
+        if not points_inside(pts, rgb.shape): problem = (OFF_IMAGE, "the manifest's " + _outside(pts, rgb.shape))
+        elif (why := landmark_problem(pts, rgb.shape)) is not None:
+            problem = (BAD_LANDMARKS, f"the manifest's points {np.round(pts, 1).tolist()}: {why}")
         if problem is None: return align_face(rgb, pts, size), info
-        problem = f"the manifest's points {np.round(pts, 1).tolist()}: {problem}"
-        if landmarks == "dataset": return None, {**info, "reason": BAD_LANDMARKS, "detail": problem}
+        if landmarks == "dataset": return None, {**info, "reason": problem[0], "detail": problem[1]}
     det = default_detector(max_faces=1, min_face_fraction=SUBJECT_FACE)  # landmarks for the largest face only
     faces = det(rgb)
     info.update(source="detector", faces=len(faces) + len(det.dropped))
-    if problem:  # auto: the detector stands in for implausible points, and the frame is listed either way
-        info.update(reason=BAD_LANDMARKS, detail=problem + ("; aligned with the detector's" if faces else "; the detector found no face"))
-    if not faces: return None, {**info, "reason": info["reason"] or NO_FACE}
+    if problem:  # auto: the detector stands in for unusable points, and the frame is listed either way
+        reason, detail = problem
+        if not faces: return None, {**info, "reason": reason, "detail": detail + "; the detector found no face"}
+        pts = faces[0].points
+        if not points_inside(pts, rgb.shape):
+            return None, {**info, "reason": reason, "detail": detail + "; the detector's " + _outside(pts, rgb.shape)}
+        return align_face(rgb, pts, size), {**info, "reason": reason, "detail": detail + "; aligned with the detector's"}
+    if not faces: return None, {**info, "reason": NO_FACE}
     pts = faces[0].points
-    if info["faces"] > 1 and not problem: info.update(reason=SEVERAL, detail=f"{info['faces']} faces, the largest aligned")
+    if info["faces"] > 1: info.update(reason=SEVERAL, detail=f"{info['faces']} faces, the largest aligned")
     if not points_inside(pts, rgb.shape): return None, {**info, "reason": OFF_IMAGE, "detail": _outside(pts, rgb.shape)}
     return align_face(rgb, pts, size), info
 
