@@ -51,7 +51,7 @@ def state_readout(model, images, local, n_para) -> torch.Tensor:
 # %% ../../nbs/46_model.readout.ipynb #c5453fd9
 def agreement_vs_truth(pred: pd.DataFrame,  # `vlfau evaluate`'s per-frame predictions: au<N> (1/0/-1), pred<N>, global
                        aus) -> pd.DataFrame:
-    "Per AU, on frames with a known label: the global text's and the classifier's accuracy against the truth, how often both are wrong, their agreement, and the share of disagreements the text got right."
+    "Per AU, on frames with a known label: the global text's and the classifier's accuracy against the truth, how often both are wrong, their agreement, and the share of disagreements the text got right (NaN without any)."
     men = [mentioned_aus(t) for t in pred["global"].fillna("")]
     rows = []
     for a in aus:
@@ -62,6 +62,6 @@ def agreement_vs_truth(pred: pd.DataFrame,  # `vlfau evaluate`'s per-frame predi
         dis = said != dec
         rows.append({"au": f"AU{a}", "frames": int(k.sum()), "text_acc": t_ok.mean(), "clf_acc": c_ok.mean(),
                      "both_wrong": (~t_ok & ~c_ok).mean(), "agreement": (~dis).mean(),
-                     "text_right": (dis & t_ok).sum() / max(int(dis.sum()), 1)})
+                     "text_right": (dis & t_ok).sum() / dis.sum() if dis.any() else np.nan})
     return pd.DataFrame(rows).set_index("au")
 
