@@ -36,14 +36,18 @@ PROFILE ?=
 JOBS ?= 2
 # the stages' commands (vlfau, papermill) come from the environment: put it first on PATH for dvc
 DVC := env PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc
-PARALLEL = $(BIN)/dvc stage list --name-only | grep -E '^($(1))@' | \
+PARALLEL = set -o pipefail; $(BIN)/dvc stage list --name-only | { grep -E '^($(1))@' || true; } | \
 	OMP_WAIT_POLICY=PASSIVE xargs -r -P $(JOBS) -I{} $(DVC) --wait-for-lock repro --single-item {}
+ifeq ($(shell [ "$(JOBS)" -ge 1 ] 2>/dev/null && echo ok),)
+$(error JOBS=$(JOBS): expected a whole number of stages at once, 1 or more)
+endif
 
 repro: setup
 	# params.yaml is composed from conf/ first: DVC then sees every value the profile changes
 	$(BIN)/vlfau params $(if $(PROFILE),--profile $(PROFILE))
 	# the data stages first (twin, manifests, folds, alignment, captions: everything training reads), then the groups
-	$(DVC) repro $$($(BIN)/dvc stage list --name-only | grep -E '^(folds|align|captions)(@|$$)')
+	set -o pipefail; data=$$($(BIN)/dvc stage list --name-only | grep -E '^(folds|align|captions)(@|$$)') || \
+	  { echo "make repro: dvc.yaml lists no folds, align or captions stage" >&2; exit 1; }; $(DVC) repro $$data
 	$(if $(filter-out 1,$(JOBS)),$(call PARALLEL,train))
 	$(if $(filter-out 1,$(JOBS)),$(call PARALLEL,evaluate|ablation))
 	$(DVC) repro
