@@ -37,7 +37,7 @@ def test_killed_run_resumes_to_identical_output(frames):
     ref, killed = frames/"ref", frames/"killed"
     r = subprocess.run(cmd(frames, ref), cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert "bp4d: 34/40 frames aligned, 6 left out" in r.stdout, r.stdout
+    assert "bp4d: 35/40 frames aligned, 5 left out" in r.stdout, r.stdout  # off.jpg by the detector
 
     log = open(frames/"killed.log", "w")
     p = subprocess.Popen(cmd(frames, killed), cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
