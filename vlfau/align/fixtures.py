@@ -13,7 +13,9 @@ import pandas as pd
 
 from .warp import similarity, transform_points
 from ..data.disfa import FIRST_FRAME, label_path, landmarks_path, video_path, write_intensities
-from ..data.manifest import BASE_COLUMNS, LANDMARK_HEADER, LM_COLUMNS
+from ..aus import DATASET_AUS
+from ..data.manifest import BASE_COLUMNS, LM_COLUMNS
+from ..data.synth import _landmark_lines
 
 # %% auto #0
 __all__ = ['ASTRO_POINTS', 'LOST', 'astronaut', 'face_frame', 'manifest_row', 'write_face_frames', 'write_bad_inputs',
@@ -103,12 +105,12 @@ def write_bad_inputs(root: str | os.PathLike, dataset: str = "bp4d", subject: st
 LOST = ("zeros", "one place", "scattered", "eyes swapped")  # what a tracker that lost the face writes, in turn
 
 def write_disfa_subject(root: str | os.PathLike, subject: str = "SN029", frames: int = 12, first_label: int = 3,
-                        bad=range(6, 10), aus=(1, 2, 4, 6, 9, 12, 25, 26), shape=(360, 480), seed: int = 3) -> dict[int, str]:
+                        bad=range(6, 10), aus=DATASET_AUS["disfa"], shape=(360, 480), seed: int = 3) -> dict[int, str]:
     "Write a DISFA-layout subject (video, labels from `first_label`, landmarks lost on `bad`); {frame number: points' kind}."
     root, rng = Path(root), np.random.default_rng(seed)
     vid = video_path(root, subject); vid.parent.mkdir(parents=True, exist_ok=True)
     w = cv2.VideoWriter(str(vid), cv2.VideoWriter_fourcc(*"MJPG"), 25, (shape[1], shape[0]))
-    lines, kinds = [",".join(LANDMARK_HEADER)], {}
+    marks, kinds = [], {}
     for i in range(frames):
         rgb, pts = face_frame(rng, shape)
         w.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
@@ -116,9 +118,9 @@ def write_disfa_subject(root: str | os.PathLike, subject: str = "SN029", frames:
         kind = LOST[list(bad).index(n) % len(LOST)] if n in bad else "good"
         p = {"good": pts, "zeros": np.zeros((5, 2)), "one place": np.repeat(pts.mean(0, keepdims=True), 5, 0),
              "scattered": rng.uniform(0, 1, (5, 2))*[shape[1] - 1, shape[0] - 1], "eyes swapped": pts[[1, 0, 2, 4, 3]]}[kind]
-        lines.append(",".join([str(n)] + [f"{v:.2f}" for v in p.reshape(-1)])); kinds[n] = kind
+        marks.append(p); kinds[n] = kind
     w.release()
-    lm = landmarks_path(root, subject); lm.parent.mkdir(parents=True, exist_ok=True); lm.write_text("\n".join(lines) + "\n")
+    lm = landmarks_path(root, subject); lm.parent.mkdir(parents=True, exist_ok=True); lm.write_text(_landmark_lines(kinds, marks))   # the twin's writer
     for a in aus: write_intensities(label_path(root, subject, a), rng.integers(0, 6, FIRST_FRAME + frames - first_label), first=first_label)
     table = root/"gender.csv"   # one row per subject written into this root
     rows = table.read_text().splitlines()[1:] if table.is_file() else []
