@@ -315,10 +315,12 @@ class PredictParams:
     max_side: int = 2560         # the detector sees at most this long side (larger frames lose their smallest faces)
     describe: DescribeMode = "all"  # texts: every AU and the face; 'present': only AUs predicted present, and the face; 'none'
     track_age: int = 30          # video frames a track survives unseen (a face that returns later gets a new id)
+    redetect: int = 1            # a video's full-frame detection runs once in every this many frames, the faces found again
+                                 # on crops around where they were in between (faster; new faces wait for the next); 1: every frame
     decoder_dtype: DecoderDtype = "float32"  # the description decoders; bfloat16: can be faster, same probabilities
 
     def check(self, key):
-        for name in ("every", "batch_size", "commit_every", "max_faces"):
+        for name in ("every", "batch_size", "commit_every", "max_faces", "redetect"):
             _need(getattr(self, name) >= 1, f"{key}.{name}", getattr(self, name), "an integer >= 1")
         _need(0 < self.min_score < 1, f"{key}.min_score", self.min_score, "a probability in (0, 1)")
         _need(self.min_face > 0, f"{key}.min_face", self.min_face, "a height in pixels > 0")

@@ -8,7 +8,7 @@ import atexit, importlib.util, math, os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional
 
 import cv2
 import numpy as np
@@ -264,6 +264,22 @@ class FaceDetector:
         rows = detect_rows(rgb, self.min_score, max(self.min_face, self.min_face_fraction*min(rgb.shape[:2])), self.max_side)
         self.dropped = [self._face(rgb, row, None) for row in rows[self.max_faces:]]  # found, not refined: box, score, pose
         return [self._face(rgb, row, self.landmarks(rgb, row) if self.refine else None) for row in rows[:self.max_faces]]
+
+    def follow(self, rgb, faces: list[Face]) -> Optional[list[Face]]:
+        "`faces` of the previous video frame found again in `rgb` by refinement alone, largest first; None where one is lost or two merge (detect then)."
+        if not faces or not self.refine or any(f.source != "landmarker" for f in faces): return None
+        rgb, out = to_rgb8(rgb), []
+        for f in faces:
+            (x0, y0, x1, y1), pts0 = np.asarray(f.box, np.float64), np.asarray(f.points, np.float64)
+            lms = self.landmarks(rgb, np.r_[f.score, x0, y0, x1 - x0, y1 - y0, pts0.ravel()])  # the crop where it was
+            if lms is None: return None
+            pts = five_points(lms).astype(np.float64)
+            k = np.linalg.norm(pts[1] - pts[0])/max(f.eye_distance, 1e-3)  # the box moves and scales with the points
+            b = ((np.array([[x0, y0], [x1, y1]]) - pts0.mean(0))*k + pts.mean(0)).ravel()
+            out.append(self._face(rgb, np.r_[f.score, b[0], b[1], b[2] - b[0], b[3] - b[1], pts0.ravel()], lms))
+        if any(box_iou(a.box, b.box) > NMS_IOU for i, a in enumerate(out) for b in out[i + 1:]): return None
+        self.dropped = []
+        return sorted(out, key=lambda g: -g.area)
 
     def _face(self, rgb, row, lms) -> Face:
         pts, src = (five_points(lms), "landmarker") if lms is not None else (row_points(row), "detector")
