@@ -150,13 +150,15 @@ def crossing_video(path: Path, frames: int = 36) -> None:
     w.release()
 
 
-def test_tracks_through_a_crossing(tmp_path):
+@pytest.mark.parametrize("redetect", [1, 4])
+def test_tracks_through_a_crossing(tmp_path, redetect):
+    "Ids hold through the crossing and the absence, whether every frame is detected or the faces are followed between detections."
     from vlfau.config import Params
     from vlfau.predict import Predictor, _preprocessing
     from vlfau.test_utils import tiny_model, tiny_vocab
     crossing_video(tmp_path / "walk.avi")
     data, align_size = _preprocessing({}, Params(), img_size=64)
-    with Predictor(tiny_model(), tiny_vocab(), data, align_size, describe="none") as pred:
+    with Predictor(tiny_model(), tiny_vocab(), data, align_size, describe="none", redetect=redetect) as pred:
         rows = [r for r in pred.predict(tmp_path / "walk.avi") if r.status == "ok"]
     by_frame = {}
     for r in rows: by_frame.setdefault(r.frame, []).append(r)
@@ -170,8 +172,8 @@ def test_tracks_through_a_crossing(tmp_path):
     from vlfau.align.landmarks import box_iou
     overlap = [f for f, rs in by_frame.items() if len(rs) == 2 and box_iou(*[np.r_[r.box[:2], np.add(r.box[:2], r.box[2:])] for r in rs]) > 0.1]
     assert len(overlap) >= 3, overlap  # the two faces did cross: their boxes overlap
-    assert [len(by_frame[f]) for f in range(36)] == [2] * 26 + [1] * 6 + [2] * 4
-    with Predictor(tiny_model(), tiny_vocab(), data, align_size, describe="none", track_age=3) as pred:
+    assert [len(by_frame[f]) for f in range(36)] == [2] * 26 + [1] * 6 + [2] * 4  # with redetect 4: back at a block's start
+    with Predictor(tiny_model(), tiny_vocab(), data, align_size, describe="none", track_age=3, redetect=redetect) as pred:
         late = [r for r in pred.predict(tmp_path / "walk.avi") if r.status == "ok" and r.frame >= 32]
     assert sorted({r.face_id for r in late}) == [0, 2]  # away longer than track_age: a new id
 

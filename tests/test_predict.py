@@ -154,7 +154,8 @@ def test_bad_paths_exit_2(args, needle, media, ckpt, tmp_path):
     assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
 
 
-def test_killed_run_resumes_to_the_same_output(ckpt, tmp_path):
+@pytest.mark.parametrize("redetect", [1, 3])
+def test_killed_run_resumes_to_the_same_output(ckpt, tmp_path, redetect):
     """SIGKILL after the first commit of a video, rerun: the output equals that of an uninterrupted run, track ids
     included. Three faces, the middle one gone after frame 1: the third keeps id 2 after the resume (a tracker started
     afresh there would call it 1)."""
@@ -170,7 +171,8 @@ def test_killed_run_resumes_to_the_same_output(ckpt, tmp_path):
         w.write(np.ascontiguousarray(canvas[..., ::-1]))
     w.release()
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    opts = ["-c", ckpt, "--commit-every", "4", "--batch-size", "1"]  # batch 1: the same arithmetic in every run
+    opts = ["-c", ckpt, "--commit-every", "4", "--batch-size", "1",  # batch 1: the same arithmetic in every run
+            "--redetect", redetect]  # 3: faces followed between detections, commits where a block of 3 frames begins
     assert run(video, *opts, "-o", whole).returncode == 0
     p = subprocess.Popen([VLFAU, "predict", str(video), *map(str, opts), "-o", str(killed)],
                          cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -186,7 +188,8 @@ def test_killed_run_resumes_to_the_same_output(ckpt, tmp_path):
         assert (killed / name).read_text() == (whole / name).read_text(), name
     df = pd.read_csv(whole / "predictions.csv")
     assert df[df.frame <= 1].face_id.tolist() == [0, 1, 2] * 2 and set(df[df.frame > 1].face_id) == {0, 2}
-    assert json.loads(partial.splitlines()[0])["next_frame"] < 47  # the resume started mid-video
+    first = json.loads(partial.splitlines()[0])["next_frame"]
+    assert first < 47 and first % redetect == 0  # the resume started mid-video, where a block begins
 
 
 def test_checkpoint_alone_is_enough(media, tmp_path):

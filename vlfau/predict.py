@@ -44,10 +44,12 @@ class Predictor:
                  max_side: int = 2560,           # the detector sees at most this long side of a frame
                  describe: str = "all",          # texts: 'all', 'present' (AUs predicted present, and the face) or 'none'
                  track_age: int = 30,            # video frames a track survives unseen
+                 redetect: int = 1,              # a video's full-frame detection once in every this many frames, faces followed between; 1: every frame
                  decoder_dtype: str = "float32", # the description decoders' dtype ("bfloat16": words can come faster)
                  detector: Optional[FaceDetector] = None):  # a face detector to share (None: a new one)
         if decoder_dtype not in DECODER_DTYPES:
             raise VlfauError(f"decoder_dtype = {decoder_dtype!r}: expected {' or '.join(map(repr, DECODER_DTYPES))}")
+        if not (isinstance(redetect, int) and redetect >= 1): raise VlfauError(f"redetect = {redetect!r}: expected an integer >= 1")
         if describe not in DESCRIBE_MODES:
             raise VlfauError(f"describe = {describe!r}: expected {', '.join(map(repr, DESCRIBE_MODES))}")
         self.model, self.vocab, self.data, self.align_size = model.eval().set_decoder_dtype(getattr(torch, decoder_dtype)), vocab, data, align_size
@@ -57,7 +59,7 @@ class Predictor:
         self.thresholds = np.array([t.get(a, 0.5) for a in self.aus] if isinstance(t, dict) else
                                    np.broadcast_to(np.asarray(t, np.float64), (len(self.aus),)), np.float64)
         self.batch_size, self.beam, self._detector, self._own = batch_size, beam, detector, detector is None
-        self.describe, self.track_age = describe, track_age
+        self.describe, self.track_age, self.redetect = describe, track_age, redetect
         self._detector_kw = dict(max_faces=max_faces, min_score=min_score, min_face=min_face, max_side=max_side)
 
     @property
@@ -100,7 +102,7 @@ def _from_checkpoint(cls, path,            # a checkpoint written by `vlfau trai
     thresholds = meta.get("thresholds", meta.get("threshold", params.evaluate.threshold))
     pp = params.predict
     kw = dict(batch_size=pp.batch_size, max_faces=pp.max_faces, min_score=pp.min_score, min_face=pp.min_face,
-              max_side=pp.max_side, describe=pp.describe, track_age=pp.track_age, decoder_dtype=pp.decoder_dtype) | kw
+              max_side=pp.max_side, describe=pp.describe, track_age=pp.track_age, redetect=pp.redetect, decoder_dtype=pp.decoder_dtype) | kw
     vocab = Vocab.from_dict(ck.vocab) if ck.vocab else None
     return cls(ck.model.to(device), vocab, data, align_size, thresholds, **kw)
 Predictor.from_checkpoint = classmethod(_from_checkpoint)
@@ -109,7 +111,11 @@ Predictor.from_checkpoint = classmethod(_from_checkpoint)
 def _faces(self, rgb: np.ndarray):
     "Detected faces of one frame (largest first) and their aligned crops; the faces beyond max_faces are in `self.detector.dropped`."
     faces = self.detector(rgb)
-    return faces, [align_face(rgb, f.points, self.align_size) for f in faces]
+    return faces, self.align(rgb, faces)
+
+def _align(self, rgb: np.ndarray, faces) -> list[np.ndarray]:
+    "The aligned crop of each face, as in training."
+    return [align_face(rgb, f.points, self.align_size) for f in faces]
 
 def _local_mask(self):
     "The `describe` argument of the model for this predictor's mode: None (every AU), the present ones, or none."
@@ -140,7 +146,7 @@ def _explain(self, crops: list[np.ndarray]) -> list[dict]:
                             local=dict(zip(self.aus, local)), global_text=glob, attention=attn[j], crop=chunk[j]))
     return out
 
-Predictor.faces, Predictor.explain, Predictor._local_mask = _faces, _explain, _local_mask
+Predictor.faces, Predictor.align, Predictor.explain, Predictor._local_mask = _faces, _align, _explain, _local_mask
 
 
 # %% ../nbs/70_predict.ipynb #bfbc293b
@@ -152,6 +158,8 @@ class FaceTracker:
     def __init__(self, max_age: int = 30):  # frames a track survives unseen
         self.max_age, self.next_id = max_age, 0
         self.tracks: dict[int, tuple] = {}   # id -> (box, points, eye distance, last frame seen)
+        self.follow = None                   # the last frame's faces, where the next frame may follow them (None: detect)
+        self.block = None                    # the frame index // redetect of the last full-frame detection
 
     def gate(self, gap: int) -> float:
         "How far (mean point distance, in eye distances) a face may have moved in `gap` frames and still continue a track."
@@ -203,8 +211,12 @@ def _prepared(self, items, trackers: Optional[dict] = None):
         if not isinstance(item, Frame): yield key, item, None, None, None; continue
         if key != current:  # tracks live within one file; a resumed one continues with the tracker given for it
             tracker, current = (trackers or {}).get(str(key)) or FaceTracker(self.track_age), key
-        faces, crops = self.faces(item.rgb)
+        block = item.index // self.redetect  # a full-frame detection at least once per block of `redetect` frames
+        faces = self.detector.follow(item.rgb, tracker.follow) if block == tracker.block else None
+        if faces is None: faces, tracker.block = self.detector(item.rgb), block  # none to follow, or one lost: detect
         skipped = list(self.detector.dropped)
+        tracker.follow = faces if faces and not skipped else None  # faces beyond max_faces are not followed: detect
+        crops = self.align(item.rgb, faces)
         yield key, item, faces, crops, (tracker.update(faces + skipped, item.index), skipped)
 
 def _results(self, batch):
@@ -276,6 +288,9 @@ def add_arguments(p):
     p.add_argument("--min-score", type=float, help="face detector confidence threshold (default: params predict.min_score)")
     p.add_argument("--max-side", type=int, help="longest frame side the detector sees; larger frames are shrunk and lose "
                                                 "their smallest faces (default: params predict.max_side)")
+    p.add_argument("--redetect", type=int, help="in a video, run the full-frame face detector once in every this many frames "
+                   "and follow the faces on crops around where they were in between (faster on large frames; a new face is "
+                   "found at the next detection); 1: every frame (default: params predict.redetect)")
     p.add_argument("--annotate", action="store_true", help="also write annotated images/videos to <out>/annotated/")
     p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming in <out>")
 
@@ -302,7 +317,7 @@ def main(args, params):
     "Explain every face in the inputs; write CSV, JSON lines and optionally annotated media."
     from tqdm.auto import tqdm
     from vlfau import predict_render as render
-    for k in ("every", "batch_size", "commit_every", "decoder_dtype", "describe", "max_faces", "min_face", "min_score", "max_side"):  # a flag overrides its parameter, with the same checks
+    for k in ("every", "batch_size", "commit_every", "decoder_dtype", "describe", "max_faces", "min_face", "min_score", "max_side", "redetect"):  # a flag overrides its parameter, with the same checks
         if getattr(args, k) is not None: params.predict = from_dict(PredictParams, {**vars(params.predict), k: getattr(args, k)}, "predict")
     pp = params.predict
     out = Path(args.out or Path(params.paths.reports)/"predict")
@@ -334,7 +349,9 @@ def main(args, params):
                                 sinks[f] = render.VideoSink(_annotated_path(out, f, args.inputs, ".mp4"), _fps(f) / pp.every)
                                 ncols[f] = cols
                             sinks[f].write(img)
-                    elif video and since[f] >= pp.commit_every:
+                    elif video and since[f] >= pp.commit_every and (item.index + pp.every)//pp.redetect != item.index//pp.redetect:
+                        # a commit only where the next frame starts a block of `redetect` frames: a resumed run detects
+                        # there, as an uninterrupted one does, so both write the same
                         writer.commit(f, pending.pop(f), next_frame=seen[f], done=False); since[f] = 0
                     continue
                 if isinstance(item, MediaError):  # a row says why, as well as the message
