@@ -65,6 +65,9 @@ def demo_predictor(params, model: str = "demo", batch_size: int = 16, decoder_dt
 def add_bench_arguments(p):
     p.add_argument("--video", default=None, help="video to run on (default: a generated 320x240 clip of a real face)")
     p.add_argument("--frames", type=int, default=120, help="frames of the generated clip (default: 120)")
+    p.add_argument("--size", default="320x240", help="WIDTHxHEIGHT of the generated clip (default: 320x240)")
+    p.add_argument("--redetect", type=int, default=None,
+                   help="full-frame detection once in every this many frames, faces followed between (default: params predict.redetect)")
     p.add_argument("--checkpoint", default=None, help="a trained checkpoint (default: random weights, see --model)")
     p.add_argument("--model", choices=["demo", "swin_tiny"], default="demo",
                    help="random-weight model: params' CPU demo, or Swin-T at 224 px (default: demo)")
@@ -93,16 +96,17 @@ def run_bench(pred: Predictor, video, repeat: int = 2, log=print, modes=("all",)
     "Time each part of prediction on `video`, then the whole (best of `repeat`) in each describe mode; print and return frames/s."
     from vlfau.data.dataset import transform
     pred.describe = modes[0]
-    frames = [f.rgb for f in iter_frames(video)]
-    n = len(frames)
+    decoded = list(iter_frames(video))
+    frames, n = [f.rgb for f in decoded], len(decoded)
     pred.explain(pred.faces(frames[0])[1] * 2)                                  # warm-up: detector graphs, kernels
-    crops = [c for f in frames for c in pred.faces(f)[1]]
+    prepare = lambda: list(pred._prepared((video, f) for f in decoded))         # detection (or following), alignment, tracks
+    crops = [c for x in prepare() for c in x[3]]
     xs = [torch.from_numpy(np.stack([transform(c, pred.data, train=False) for c in crops[i:i + pred.batch_size]]))
           for i in range(0, len(crops), pred.batch_size)]
     def stem():
         with torch.no_grad():
             for x in xs: pred.model.stem(x)
-    parts = dict(decode=lambda: list(iter_frames(video)), detect=lambda: [pred.faces(f) for f in frames],
+    parts = dict(decode=lambda: list(iter_frames(video)), detect=prepare,
                  model=lambda: pred.explain(crops), stem=stem,
                  end_to_end=lambda: sum(1 for _ in pred.stream((video, f) for f in iter_frames(video))))
     t = {}
@@ -118,7 +122,8 @@ def run_bench(pred: Predictor, video, repeat: int = 2, log=print, modes=("all",)
     rows = [("decode", "decoding"), ("detect", "detection + alignment"), ("model", "model (describe)"),
             ("stem", "  stem alone: the limit"), ("parts", "sum of the parts, one after the other"),
             ("end_to_end", "end to end, overlapped (vlfau predict)")]
-    log(f"{n} frames, {len(crops)} faces, batch {pred.batch_size}, {torch.get_num_threads()} torch threads, "
+    log(f"{n} frames of {frames[0].shape[1]}x{frames[0].shape[0]}, {len(crops)} faces, redetect {pred.redetect}, "
+        f"batch {pred.batch_size}, {torch.get_num_threads()} torch threads, "
         f"descriptions of up to {pred.model.max_local_len} (local) and {pred.model.max_global_len} (global) tokens")
     log(f"{'':40s} {'wall ms/frame':>14s} {'frames/s':>9s} {'CPU ms/frame':>13s}")
     for key, name in rows:
@@ -152,6 +157,8 @@ def bench(args, params):
         # OpenMP's passive wait policy in the environment, as `vlfau predict` runs
         os.execv(sys.executable, [sys.executable, sys.argv[0], *sys.argv[1:]])
     if args.threads: torch.set_num_threads(args.threads)
+    try: size = tuple(int(v) for v in args.size.lower().split("x")); assert len(size) == 2 and min(size) >= 64
+    except (ValueError, AssertionError): raise VlfauError(f"--size {args.size}: expected WIDTHxHEIGHT, both at least 64, e.g. 1920x1080") from None
     bs = args.batch_size or params.predict.batch_size
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     dt = args.decoder_dtype or params.predict.decoder_dtype
@@ -160,11 +167,12 @@ def bench(args, params):
     if args.present >= 0:  # a fixed number of present AUs: the first N always (threshold 0), the others never
         if args.present > len(pred.aus): raise VlfauError(f"--present {args.present}: the model has {len(pred.aus)} AUs")
         pred.thresholds = np.array([0.0] * args.present + [2.0] * (len(pred.aus) - args.present))
+    pred.redetect = args.redetect or params.predict.redetect
     with tempfile.TemporaryDirectory() as d, pred:
-        video = args.video or make_video(Path(d)/"astronaut.avi", args.frames)
+        video = args.video or make_video(Path(d)/"astronaut.avi", args.frames, size)
         print(f"model: {args.checkpoint or args.model + ' (random weights)'}, {pred.data.crop} px, d = h = "
               f"{pred.model.cfg.d}, decoders in {dt}, video: "
-              f"{args.video or 'generated astronaut clip'}")
+              f"{args.video or f'generated astronaut clip, {size[0]}x{size[1]}'}")
         run_bench(pred, video, args.repeat, modes=args.describe)
     target = ("at least 15 frames/s (CPU demo)" if args.model == "demo" else
               "describe none within 1.05x of the stem alone, present (3 AUs) within 1.3x; all is reported")
