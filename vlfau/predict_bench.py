@@ -167,7 +167,8 @@ def bench(args, params):
     if args.present >= 0:  # a fixed number of present AUs: the first N always (threshold 0), the others never
         if args.present > len(pred.aus): raise VlfauError(f"--present {args.present}: the model has {len(pred.aus)} AUs")
         pred.thresholds = np.array([0.0] * args.present + [2.0] * (len(pred.aus) - args.present))
-    pred.redetect = args.redetect or params.predict.redetect
+    pred.redetect = params.predict.redetect if args.redetect is None else args.redetect
+    if pred.redetect < 1: raise VlfauError(f"--redetect {pred.redetect}: expected an integer >= 1")
     with tempfile.TemporaryDirectory() as d, pred:
         video = args.video or make_video(Path(d)/"astronaut.avi", args.frames, size)
         print(f"model: {args.checkpoint or args.model + ' (random weights)'}, {pred.data.crop} px, d = h = "
