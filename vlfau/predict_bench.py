@@ -157,8 +157,9 @@ def bench(args, params):
         # OpenMP's passive wait policy in the environment, as `vlfau predict` runs
         os.execv(sys.executable, [sys.executable, sys.argv[0], *sys.argv[1:]])
     if args.threads: torch.set_num_threads(args.threads)
-    try: size = tuple(int(v) for v in args.size.lower().split("x")); assert len(size) == 2 and min(size) >= 64
-    except (ValueError, AssertionError): raise VlfauError(f"--size {args.size}: expected WIDTHxHEIGHT, both at least 64, e.g. 1920x1080") from None
+    parts = args.size.lower().split("x")
+    size = tuple(int(v) for v in parts) if len(parts) == 2 and all(v.isdigit() for v in parts) else ()
+    if not size or min(size) < 64: raise VlfauError(f"--size {args.size}: expected WIDTHxHEIGHT, both at least 64, e.g. 1920x1080")
     bs = args.batch_size or params.predict.batch_size
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     dt = args.decoder_dtype or params.predict.decoder_dtype
